@@ -1,0 +1,161 @@
+"""http-01 responder (RFC 8555 §8.3): a small threaded HTTP server on loopback."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = ["Http01Request", "Http01Responder"]
+
+CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+
+
+@dataclass(frozen=True)
+class Http01Request:
+    """One request seen by the responder; scenarios use these to prove validation happened."""
+
+    method: str
+    path: str
+    client: tuple[str, int]
+    host: str | None
+    status: int
+
+
+class _Server(ThreadingHTTPServer):
+    # Handler threads must not keep the process alive or block shutdown.
+    daemon_threads = True
+    # Let a stopped responder's port be rebound immediately (tests, restarts).
+    allow_reuse_address = True
+    responder: Http01Responder
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    # HTTP/1.1 so validators that keep connections alive behave as with real servers.
+    protocol_version = "HTTP/1.1"
+    # Idle keep-alive connections must not pin handler threads forever after stop().
+    timeout = 10
+
+    def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
+        self._answer(include_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - name fixed by http.server
+        self._answer(include_body=False)
+
+    def _answer(self, include_body: bool) -> None:
+        responder = self.server.responder
+        path = self.path.split("?", 1)[0]
+        body: bytes | None = None
+        if path.startswith(CHALLENGE_PREFIX):
+            body = responder.lookup(path[len(CHALLENGE_PREFIX) :])
+        status = 200 if body is not None else 404
+        responder.record(
+            Http01Request(
+                method=self.command,
+                path=self.path,
+                client=(self.client_address[0], self.client_address[1]),
+                host=self.headers.get("Host"),
+                status=status,
+            )
+        )
+        payload = body if body is not None else b"not found\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream" if body is not None else "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if include_body:
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
+        # Silence the default per-request stderr logging; history is kept in .requests().
+        return
+
+
+class Http01Responder:
+    """Serves GET /.well-known/acme-challenge/<token> with the key authorization as body."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._requested_port = port
+        self._tokens: dict[str, bytes] = {}
+        self._history: list[Http01Request] = []
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """Bound port; only meaningful after start()."""
+        if self._server is None:
+            raise RuntimeError("Http01Responder not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            server = _Server((self.host, self._requested_port), _Handler)
+            server.responder = self
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"http01-{server.server_address[1]}",
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+
+    def stop(self) -> None:
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def add(self, token: str, key_authorization: str) -> None:
+        with self._lock:
+            self._tokens[token] = key_authorization.encode("ascii")
+
+    def remove(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def lookup(self, token: str) -> bytes | None:
+        with self._lock:
+            return self._tokens.get(token)
+
+    def record(self, request: Http01Request) -> None:
+        with self._lock:
+            self._history.append(request)
+
+    def requests(self) -> list[Http01Request]:
+        """Snapshot of the request history (oldest first)."""
+        with self._lock:
+            return list(self._history)
+
+    def clear_history(self) -> None:
+        with self._lock:
+            self._history.clear()

@@ -1,0 +1,248 @@
+"""tls-alpn-01 responder (RFC 8737, RFC 8738 for IP identifiers) on loopback.
+
+Each identifier gets its own self-signed certificate carrying the critical acmeIdentifier
+extension; an SNI callback swaps in the matching SSLContext during the handshake.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import os
+import socket
+import socketserver
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from .base import Identifier, normalize_domain
+
+__all__ = [
+    "ACME_IDENTIFIER_OID",
+    "ACME_TLS_ALPN",
+    "TlsAlpnHandshake",
+    "TlsAlpnResponder",
+    "make_tlsalpn01_certificate",
+    "tlsalpn01_server_name",
+]
+
+ACME_TLS_ALPN = "acme-tls/1"
+ACME_IDENTIFIER_OID = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
+HANDSHAKE_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class TlsAlpnHandshake:
+    """One handshake attempt: ``error`` is None when it completed."""
+
+    sni: str | None
+    alpn: str | None
+    client: tuple[str, int]
+    error: str | None = None
+
+
+def tlsalpn01_server_name(identifier: Identifier) -> str:
+    """The SNI a validator sends: the name itself, or the reverse-DNS name for IPs (RFC 8738 §6)."""
+    if identifier.type == "ip":
+        return ipaddress.ip_address(identifier.value).reverse_pointer
+    return normalize_domain(identifier.value)
+
+
+def make_tlsalpn01_certificate(
+    identifier: Identifier, key_authorization: str, key: ec.EllipticCurvePrivateKey
+) -> x509.Certificate:
+    """Self-signed certificate per RFC 8737 §3 for ``identifier``."""
+    digest = hashlib.sha256(key_authorization.encode("ascii")).digest()
+    san: x509.GeneralName
+    if identifier.type == "ip":
+        san = x509.IPAddress(ipaddress.ip_address(identifier.value))
+    else:
+        san = x509.DNSName(identifier.value.rstrip(".").lower())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ACME tls-alpn-01 challenge")])
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        # extnValue must be the DER of an OCTET STRING (tag 0x04, length 32) wrapping the
+        # digest; UnrecognizedExtension writes its value verbatim, so we add the header.
+        .add_extension(x509.UnrecognizedExtension(ACME_IDENTIFIER_OID, b"\x04\x20" + digest), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _server_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8737 §4 requires TLS 1.2 or later
+    ctx.set_alpn_protocols([ACME_TLS_ALPN])
+    ctx.num_tickets = 0  # the connection is closed right after the handshake
+    return ctx
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    responder: TlsAlpnResponder
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        self.server.responder.serve_connection(self.request, self.client_address)
+
+
+class TlsAlpnResponder:
+    """Answers acme-tls/1 handshakes for the identifiers added with ``add``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._requested_port = port
+        # One key for all challenge certificates: they are throwaway and self-signed, and
+        # reusing it keeps add() cheap.
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._history: list[TlsAlpnHandshake] = []
+        self._lock = threading.Lock()
+        self._local = threading.local()  # the SNI callback runs in the handshaking thread
+        self._base = _server_context()
+        self._base.sni_callback = self._on_sni
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("TlsAlpnResponder not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            server = _Server((self.host, self._requested_port), _Handler)
+            server.responder = self
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"tlsalpn01-{server.server_address[1]}",
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+
+    def stop(self) -> None:
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- challenges --------------------------------------------------------------------------
+
+    def add(self, identifier: Identifier, key_authorization: str) -> x509.Certificate:
+        """Create and install the challenge certificate; returns it for inspection."""
+        cert = make_tlsalpn01_certificate(identifier, key_authorization, self._key)
+        ctx = _server_context()
+        _load_chain(ctx, cert, self._key)
+        with self._lock:
+            self._contexts[tlsalpn01_server_name(identifier)] = ctx
+        return cert
+
+    def remove(self, identifier: Identifier) -> None:
+        with self._lock:
+            self._contexts.pop(tlsalpn01_server_name(identifier), None)
+
+    def handshakes(self) -> list[TlsAlpnHandshake]:
+        """Snapshot of handshake attempts (oldest first), including aborted ones."""
+        with self._lock:
+            return list(self._history)
+
+    def clear_history(self) -> None:
+        with self._lock:
+            self._history.clear()
+
+    # -- connection handling -----------------------------------------------------------------
+
+    def _on_sni(
+        self, sslobj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+    ) -> int | None:
+        name = server_name.rstrip(".").lower() if server_name else None
+        self._local.sni = name
+        with self._lock:
+            ctx = self._contexts.get(name) if name else None
+        if ctx is None:
+            # Unknown or missing SNI: abort rather than present some other identifier's cert.
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        sslobj.context = ctx
+        return None
+
+    def serve_connection(self, sock: socket.socket, client: tuple[str, int]) -> None:
+        self._local.sni = None
+        sock.settimeout(HANDSHAKE_TIMEOUT)
+        error: str | None = None
+        alpn: str | None = None
+        try:
+            with self._base.wrap_socket(sock, server_side=True, do_handshake_on_connect=False) as tls:
+                try:
+                    tls.do_handshake()
+                    alpn = tls.selected_alpn_protocol()
+                except (OSError, ssl.SSLError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+        finally:
+            sock.close()
+            with self._lock:
+                self._history.append(
+                    TlsAlpnHandshake(
+                        sni=self._local.sni, alpn=alpn, client=(client[0], client[1]), error=error
+                    )
+                )
+
+
+def _load_chain(ctx: ssl.SSLContext, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    # ssl can only load certificates from files; use a private temp dir and delete at once.
+    pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with tempfile.TemporaryDirectory(prefix="acme-tlsalpn-") as tmp:
+        path = os.path.join(tmp, "chain.pem")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        ctx.load_cert_chain(path)
