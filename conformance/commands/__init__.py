@@ -1,0 +1,1 @@
+"""Subcommands of the acme-conformance CLI, one module each."""

@@ -1,0 +1,133 @@
+"""Options shared by every command that talks to a target (run, fuzz, ...), and their validation."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import ipaddress
+import shlex
+from pathlib import Path
+
+from conformance.harness import BACKENDS, EMBEDDED_TARGETS, TargetOptions
+from conformance.registry import Selection
+
+DEFAULT_REPORTS = Path("reports")
+
+
+class OptionError(ValueError):
+    """An option value that cannot work; the message says which and why."""
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: an embedded Pebble started for this run)")
+    group.add_argument("--target", choices=EMBEDDED_TARGETS, default="pebble",
+                       help="embedded server to start when no --directory is given (default: pebble)")
+    group.add_argument("--directory", metavar="URL", help="directory URL of an external ACME server to test")
+    group.add_argument("--ca-bundle", metavar="FILE", help="PEM file of CA certificates that sign the server's TLS certificate")
+    group.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    group.add_argument("--pebble-env", metavar="KEY=VALUE", action="append", default=[],
+                       help="environment for the embedded Pebble, e.g. PEBBLE_VA_NOSLEEP=0 (repeatable)")
+    group.add_argument("--pebble-strict", action="store_true", help="start the embedded Pebble with -strict")
+
+    responders = parser.add_argument_group("challenge responders")
+    responders.add_argument("--backend", choices=BACKENDS, default="builtin",
+                            help="how challenges are answered (default: builtin responders in this process)")
+    responders.add_argument("--hook", metavar="COMMAND",
+                            help="with --backend hook: command called as COMMAND add|remove TYPE IDENTIFIER TOKEN VALUE")
+    responders.add_argument("--challtestsrv-url", metavar="URL",
+                            help="with --backend challtestsrv: management URL of a running pebble-challtestsrv")
+    responders.add_argument("--responder-host", default="127.0.0.1", help="address responders bind (default 127.0.0.1)")
+    responders.add_argument("--http-port", type=int, help="http-01 responder port (external default 80, embedded: free port)")
+    responders.add_argument("--dns-port", type=int, help="DNS responder port (external default 53, embedded: free port)")
+    responders.add_argument("--tls-port", type=int, help="tls-alpn-01 responder port (external default 443, embedded: free port)")
+    responders.add_argument("--answer-address", default="127.0.0.1",
+                            help="IPv4 address the DNS responder answers for every name (default 127.0.0.1)")
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("selection")
+    group.add_argument("--select", "-k", metavar="GLOB", action="append", default=[],
+                       help="run checks whose id matches (repeatable), e.g. 'nonce.*'")
+    group.add_argument("--exclude", metavar="GLOB", action="append", default=[], help="skip checks whose id matches")
+    group.add_argument("--section", metavar="SECTION", action="append", default=[],
+                       help="run checks of an RFC section, e.g. 7.2 or 'RFC 8737'")
+    group.add_argument("--tag", metavar="TAG", action="append", default=[], help="run checks with this tag")
+    group.add_argument("--exclude-tag", metavar="TAG", action="append", default=[], help="skip checks with this tag")
+    group.add_argument("--level", metavar="LEVEL", action="append", default=[],
+                       help="run checks of this level (MUST, SHOULD, MAY, ...)")
+
+
+def selection_from_args(args: argparse.Namespace) -> Selection:
+    selection = Selection(
+        include=list(args.select), exclude=list(args.exclude), sections=list(args.section),
+        tags=list(args.tag), exclude_tags=list(args.exclude_tag), levels=[lvl.upper() if lvl != "descr." else lvl for lvl in args.level],
+    )
+    try:
+        selection.validate()
+    except ValueError as exc:
+        raise OptionError(str(exc)) from exc
+    return selection
+
+
+def _port(value: int | None, option: str) -> int | None:
+    if value is not None and not 0 < value < 65536:
+        raise OptionError(f"{option} must be a port number between 1 and 65535, not {value}")
+    return value
+
+
+def target_options_from_args(args: argparse.Namespace, workdir: Path) -> TargetOptions:
+    if args.insecure and args.ca_bundle:
+        raise OptionError("pass either --ca-bundle or --insecure, not both")
+    if args.directory is None and (args.ca_bundle or args.insecure):
+        raise OptionError("--ca-bundle and --insecure only apply to an external server given with --directory")
+    if args.backend == "hook" and not args.hook:
+        raise OptionError("--backend hook needs --hook COMMAND")
+    if args.hook and args.backend != "hook":
+        raise OptionError("--hook only applies with --backend hook")
+    if args.challtestsrv_url and args.backend != "challtestsrv":
+        raise OptionError("--challtestsrv-url only applies with --backend challtestsrv")
+    try:
+        ipaddress.IPv4Address(args.answer_address)
+    except ValueError:
+        raise OptionError(f"--answer-address must be an IPv4 address, not {args.answer_address!r}") from None
+    try:
+        responder_host = str(ipaddress.ip_address(args.responder_host))
+    except ValueError:
+        raise OptionError(f"--responder-host must be an IP address, not {args.responder_host!r}") from None
+    env: dict[str, str] = {}
+    for item in args.pebble_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise OptionError(f"--pebble-env wants KEY=VALUE, not {item!r}")
+        env[key] = value
+    if env and args.directory is not None:
+        raise OptionError("--pebble-env only applies to the embedded Pebble, not to --directory")
+    return TargetOptions(
+        target=args.target,
+        directory=args.directory,
+        ca_bundle=args.ca_bundle,
+        insecure=args.insecure,
+        backend=args.backend,
+        hook_command=shlex.split(args.hook) if args.hook else [],
+        challtestsrv_url=args.challtestsrv_url,
+        responder_host=responder_host,
+        http_port=_port(args.http_port, "--http-port"),
+        dns_port=_port(args.dns_port, "--dns-port"),
+        tls_port=_port(args.tls_port, "--tls-port"),
+        a_address=args.answer_address,
+        pebble_env=env,
+        pebble_strict=args.pebble_strict,
+        workdir=workdir,
+    )
+
+
+def new_run_dir(base: Path, target_name: str) -> Path:
+    """reports/<UTC timestamp>-<target>/, unique even for two runs in the same second."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = base / f"{stamp}-{target_name}"
+    suffix = 1
+    while candidate.exists():
+        suffix += 1
+        candidate = base / f"{stamp}-{target_name}-{suffix}"
+    candidate.mkdir(parents=True)
+    return candidate

@@ -1,0 +1,142 @@
+"""The run's event stream: typed events appended to ``events.ndjson`` as they happen.
+
+Every report is rendered from this stream, so an interrupted run still has everything it
+recorded up to the interruption, and any format can be re-rendered later without re-testing.
+Events: ``run-started``, ``check-started``, ``exchange``, ``verdict``, ``run-finished``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from conformance import __version__
+from conformance.recorder import Exchange
+from conformance.results import RESULTS_SCHEMA_VERSION, CheckResult, RunRecord, utc_iso
+
+EVENTS_FILE = "events.ndjson"
+RESULTS_FILE = "results.json"
+EVENT_SCHEMA_VERSION = 1
+
+
+class EventWriter:
+    """Appends one JSON object per line and flushes it at once (a crash loses at most a line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def emit(self, event_type: str, **data: Any) -> None:
+        event = {"type": event_type, "time": utc_iso(time.time()), **data}
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+        with self._lock:
+            if self._file is None:
+                return
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def run_started(self, record: RunRecord) -> None:
+        self.emit(
+            "run-started",
+            schema_version=EVENT_SCHEMA_VERSION,
+            tool={"name": "acme-conformance", "version": __version__},
+            target=record.target,
+            selection=record.selection,
+            started=utc_iso(record.started),
+        )
+
+    def check_started(self, check: dict[str, Any]) -> None:
+        self.emit("check-started", check=check)
+
+    def exchange(self, owner: str, exchange: Exchange) -> None:
+        self.emit("exchange", owner=owner, exchange=exchange.to_dict())
+
+    def verdict(self, result: CheckResult) -> None:
+        data = result.to_dict()
+        data["exchanges"] = [e.id for e in result.exchanges]
+        self.emit("verdict", result=data)
+
+    def run_finished(self, record: RunRecord, counts: dict[str, int]) -> None:
+        self.emit(
+            "run-finished",
+            ended=utc_iso(record.ended or time.time()),
+            interrupted=record.interrupted,
+            harness_error=record.harness_error,
+            counts=counts,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Events from a file; a torn last line (the run was killed mid-write) is ignored."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and "type" in event:
+                yield event
+
+
+def results_document(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Rebuild the results.json document from an event stream (complete or interrupted)."""
+    run: dict[str, Any] = {}
+    exchanges: dict[int, dict[str, Any]] = {}
+    owners: dict[int, str] = {}
+    verdicts: list[dict[str, Any]] = []
+    started_ids: list[str] = []
+    finished: dict[str, Any] | None = None
+    for event in events:
+        kind = event["type"]
+        if kind == "run-started":
+            run = event
+        elif kind == "exchange":
+            exchange = event["exchange"]
+            exchanges[exchange["id"]] = exchange
+            owners[exchange["id"]] = event.get("owner", "")
+        elif kind == "check-started":
+            started_ids.append(event["check"]["id"])
+        elif kind == "verdict":
+            verdicts.append(event["result"])
+        elif kind == "run-finished":
+            finished = event
+    checks = []
+    for result in verdicts:
+        result = dict(result)
+        result["exchanges"] = [exchanges[i] for i in result.get("exchanges", []) if i in exchanges]
+        checks.append(result)
+    judged = {c["id"] for c in checks}
+    counts = {v: 0 for v in ("PASS", "FAIL", "WARN", "INFO", "SKIP", "ERROR")}
+    for result in checks:
+        counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
+    setup_ids = sorted(i for i, owner in owners.items() if not owner.startswith("check:"))
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "tool": run.get("tool", {"name": "acme-conformance", "version": __version__}),
+        "target": run.get("target", {}),
+        "started": run.get("started"),
+        "ended": finished.get("ended") if finished else None,
+        "interrupted": True if finished is None else bool(finished.get("interrupted")),
+        "harness_error": finished.get("harness_error") if finished else None,
+        "selection": run.get("selection", {}),
+        "counts": counts,
+        "checks": checks,
+        # Checks that started but never got a verdict (the run was interrupted during them).
+        "unfinished": [check_id for check_id in started_ids if check_id not in judged],
+        "setup_exchanges": [exchanges[i] for i in setup_ids],
+    }
