@@ -34,7 +34,9 @@ REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 @dataclass
 class RunOptions:
     base_domain: str = DEFAULT_BASE_DOMAIN
-    eab: tuple[str, bytes] | None = None  # (kid, HMAC key) when the server needs/offers EAB
+    # (kid, HMAC key) the server knows. Accounts are bound with it only where the directory says
+    # externalAccountRequired; the EAB checks use it explicitly.
+    eab: tuple[str, bytes] | None = None
     challenge_types: tuple[str, ...] = ("http-01", "dns-01", "tls-alpn-01")
     ip_identifiers: bool = True  # whether the server may be asked for IP identifiers (127.0.0.1)
     response_hook: ResponseHook | None = None  # fault injection for the project's own tests
@@ -97,6 +99,12 @@ class RunContext:
                 with recording(Recorder("run:directory", self.on_exchange)):
                     self._directory = self.session().directory
             return self._directory
+
+    def account_binding(self) -> tuple[str, bytes] | None:
+        """EAB credentials for ordinary new accounts: only when the server requires a binding."""
+        meta = self.directory().get("meta")
+        required = isinstance(meta, dict) and meta.get("externalAccountRequired") is True
+        return self.options.eab if required else None
 
     def fixture(self, name: str, factory: Callable[[AcmeSession], T]) -> tuple[T, list[Exchange]]:
         """Compute a shared, read-only set-up object once per run; its failure is remembered.
@@ -165,8 +173,7 @@ class CheckContext:
         return self.run.keys.get(alg)
 
     def new_account(self, alg: str = "ES256", **kwargs: Any) -> Account:
-        if self.run.options.eab is not None and "eab" not in kwargs:
-            kwargs["eab"] = self.run.options.eab
+        kwargs.setdefault("eab", self.run.account_binding())
         return self.session.create_account(self.new_key(alg), **kwargs)
 
     def new_domain(self, label: str = "") -> str:
@@ -195,7 +202,7 @@ class CheckContext:
         run = self.run
 
         def make(session: AcmeSession) -> Issuance:
-            account = session.create_account(run.keys.get("ES256"), **({"eab": run.options.eab} if run.options.eab else {}))
+            account = session.create_account(run.keys.get("ES256"), eab=run.account_binding())
             identifiers = [Identifier("dns", f"shared-{secrets.token_hex(5)}.{run.options.base_domain}")]
             return session.issue(account, identifiers, challenge_type, run.backend)
 
@@ -206,6 +213,6 @@ class CheckContext:
         run = self.run
 
         def make(session: AcmeSession) -> Account:
-            return session.create_account(run.keys.get("ES256"), **({"eab": run.options.eab} if run.options.eab else {}))
+            return session.create_account(run.keys.get("ES256"), eab=run.account_binding())
 
         return self.shared("account", make)

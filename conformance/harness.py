@@ -5,11 +5,13 @@ and take it all down again on exit, error or Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.jws import b64url
 from conformance.netutil import free_port
 from conformance.responders import BuiltinResponders, ChallTestSrvBackend, ChallTestSrvProcess, HookBackend
 from conformance.responders.base import ChallengeBackend
@@ -21,6 +23,7 @@ BACKENDS = ("builtin", "challtestsrv", "hook")
 EMBEDDED_TARGETS = ("pebble",)
 # Where real ACME servers validate (RFC 8555 §8.3, §8.4, RFC 8737 §3): the defaults for external targets.
 STANDARD_PORTS = {"http": 80, "dns": 53, "tls": 443}
+EMBEDDED_EAB_KID = "acme-conformance-eab"
 
 
 @dataclass
@@ -41,6 +44,9 @@ class TargetOptions:
     pebble_strict: bool = False
     pebble_config: dict[str, Any] = field(default_factory=dict)
     workdir: Path = Path("reports/.work")
+    # External account binding credentials (RFC 8555 §7.3.4): (key id, HMAC key). For the embedded
+    # Pebble, fresh ones are generated and configured when none are given.
+    eab: tuple[str, bytes] | None = None
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Harness:
     target: TargetInfo
     backend: ChallengeBackend
     management: EmbeddedPebble | None = None
+    eab: tuple[str, bytes] | None = None
 
 
 def _port(value: int | None, kind: str, embedded: bool) -> int:
@@ -122,10 +129,12 @@ def open_harness(options: TargetOptions) -> Iterator[Harness]:
                 {"responders": options.backend, "http_port": str(http_port), "dns_port": str(dns_port),
                  "tls_port": str(tls_port)}
             )
-            yield Harness(target=target, backend=backend)
+            yield Harness(target=target, backend=backend, eab=options.eab)
         return
     if options.target not in EMBEDDED_TARGETS:
         raise TargetError(f"unknown target {options.target!r}; choose one of {', '.join(EMBEDDED_TARGETS)}")
+    eab = options.eab or (EMBEDDED_EAB_KID, secrets.token_bytes(32))
+    config = {"externalAccountMACKeys": {eab[0]: b64url(eab[1])}, **options.pebble_config}
     with _backend(options, embedded=True) as (backend, http_port, dns_port, tls_port):
         pebble = EmbeddedPebble(
             options.workdir / "pebble",
@@ -133,10 +142,10 @@ def open_harness(options: TargetOptions) -> Iterator[Harness]:
             http_port=http_port,
             tls_port=tls_port,
             env=options.pebble_env,
-            config_overrides=options.pebble_config,
+            config_overrides=config,
             strict=options.pebble_strict,
         )
         with pebble:
             assert pebble.info is not None
             pebble.info.notes["responders"] = options.backend
-            yield Harness(target=pebble.info, backend=backend, management=pebble)
+            yield Harness(target=pebble.info, backend=backend, management=pebble, eab=eab)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import binascii
 import datetime
 import ipaddress
 import shlex
 from pathlib import Path
 
 from conformance.harness import BACKENDS, EMBEDDED_TARGETS, TargetOptions
+from conformance.jws import b64url_decode
 from conformance.registry import Selection
 
 DEFAULT_REPORTS = Path("reports")
@@ -28,6 +30,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pebble-env", metavar="KEY=VALUE", action="append", default=[],
                        help="environment for the embedded Pebble, e.g. PEBBLE_VA_NOSLEEP=0 (repeatable)")
     group.add_argument("--pebble-strict", action="store_true", help="start the embedded Pebble with -strict")
+    group.add_argument("--eab-kid", metavar="KID", help="external account binding key id (RFC 8555 §7.3.4)")
+    group.add_argument("--eab-hmac-key", metavar="KEY", help="external account binding HMAC key, base64url")
 
     responders = parser.add_argument_group("challenge responders")
     responders.add_argument("--backend", choices=BACKENDS, default="builtin",
@@ -94,6 +98,7 @@ def target_options_from_args(args: argparse.Namespace, workdir: Path) -> TargetO
         responder_host = str(ipaddress.ip_address(args.responder_host))
     except ValueError:
         raise OptionError(f"--responder-host must be an IP address, not {args.responder_host!r}") from None
+    eab = _eab(args.eab_kid, args.eab_hmac_key)
     env: dict[str, str] = {}
     for item in args.pebble_env:
         key, sep, value = item.partition("=")
@@ -118,7 +123,22 @@ def target_options_from_args(args: argparse.Namespace, workdir: Path) -> TargetO
         pebble_env=env,
         pebble_strict=args.pebble_strict,
         workdir=workdir,
+        eab=eab,
     )
+
+
+def _eab(kid: str | None, hmac_key: str | None) -> tuple[str, bytes] | None:
+    if (kid is None) != (hmac_key is None):
+        raise OptionError("--eab-kid and --eab-hmac-key go together")
+    if kid is None or hmac_key is None:
+        return None
+    try:
+        key = b64url_decode(hmac_key.strip())
+    except (ValueError, binascii.Error):
+        raise OptionError("--eab-hmac-key must be base64url (as the CA handed it out)") from None
+    if not key:
+        raise OptionError("--eab-hmac-key is empty")
+    return kid, key
 
 
 def new_run_dir(base: Path, target_name: str) -> Path:

@@ -117,7 +117,7 @@ def run_command(args: argparse.Namespace) -> int:
         started = False
         try:
             with open_harness(options) as harness:
-                run_ctx = RunContext(harness.target, harness.backend, RunOptions(), on_exchange=writer.exchange,
+                run_ctx = RunContext(harness.target, harness.backend, RunOptions(eab=harness.eab), on_exchange=writer.exchange,
                                      management=harness.management)
                 try:
                     directory = _probe(run_ctx)
