@@ -31,15 +31,27 @@ class EventWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
+        # Events that happen before run-started (the directory probe's exchanges) wait here, so
+        # run-started is always the stream's first event.
+        self._held: list[tuple[str, dict[str, Any]]] | None = []
 
     def emit(self, event_type: str, **data: Any) -> None:
-        event = {"type": event_type, "time": utc_iso(time.time()), **data}
-        line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
         with self._lock:
-            if self._file is None:
+            if self._held is not None and event_type != "run-started":
+                self._held.append((event_type, data))
                 return
-            self._file.write(line + "\n")
-            self._file.flush()
+            self._write(event_type, data)
+            if event_type == "run-started" and self._held is not None:
+                held, self._held = self._held, None
+                for held_type, held_data in held:
+                    self._write(held_type, held_data)
+
+    def _write(self, event_type: str, data: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        event = {"type": event_type, "time": utc_iso(time.time()), **data}
+        self._file.write(json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+        self._file.flush()
 
     def run_started(self, record: RunRecord) -> None:
         self.emit(

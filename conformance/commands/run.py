@@ -35,6 +35,7 @@ from conformance.reports import render_all
 from conformance.results import CheckResult, RunRecord, verdict_counts
 from conformance.runner import Runner
 from conformance.targets.base import TargetError, TargetInfo
+from conformance.targets.external import external_target
 
 DEFAULT_WORKERS = 2  # this is sized for a small (2-core) machine; --workers raises it
 
@@ -101,7 +102,9 @@ def run_command(args: argparse.Namespace) -> int:
     with _private_workdir() as workdir:
         try:
             options = target_options_from_args(args, workdir)
-        except OptionError as exc:
+            if options.directory is not None:
+                external_target(options.directory, options.ca_bundle, options.insecure)  # validates URL and bundle
+        except (OptionError, TargetError) as exc:
             raise UsageError(str(exc)) from exc
         if args.report_dir is not None:
             run_dir = args.report_dir
