@@ -21,8 +21,13 @@ from typing import Any
 import httpx
 
 # Bodies beyond this are kept truncated in the evidence; a hostile server must not make a
-# report balloon (the check still sees the whole body).
+# report balloon (the check still sees the whole body, up to MAX_RESPONSE_BODY).
 MAX_RECORDED_BODY = 64 * 1024
+# No ACME response is anywhere near this big (a long certificate chain is a few KiB); reading
+# stops here so an endless body cannot exhaust memory.
+MAX_RESPONSE_BODY = 4 * 1024 * 1024
+# A body that drips a byte at a time never trips the per-read timeout; this bounds the whole read.
+BODY_DEADLINE = 15.0
 
 _exchange_ids = itertools.count(1)
 
@@ -162,9 +167,22 @@ class RecordingTransport(httpx.BaseTransport):
     layer in front of a real server); it is never set in a normal run.
     """
 
-    def __init__(self, inner: httpx.BaseTransport, response_hook: ResponseHook | None = None) -> None:
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        response_hook: ResponseHook | None = None,
+        *,
+        loopback_only: bool = False,
+        max_body: int = MAX_RESPONSE_BODY,
+        body_deadline: float = BODY_DEADLINE,
+    ) -> None:
         self._inner = inner
         self.response_hook = response_hook
+        # When the target is on loopback, every URL it hands out must be too: we refuse to follow
+        # one that points elsewhere rather than send a packet off the machine.
+        self.loopback_only = loopback_only
+        self.max_body = max_body
+        self.body_deadline = body_deadline
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         recorder = _current.get()
@@ -183,10 +201,18 @@ class RecordingTransport(httpx.BaseTransport):
         )
         clock = time.perf_counter()
         try:
-            response = self._inner.handle_request(request)
-            # Read the whole body here so the timing covers it and the evidence holds it;
-            # the client's own limits (see session) bound how much that can be.
-            response.read()
+            if self.loopback_only and not is_loopback_host(request.url.host):
+                raise OffLoopbackRefused(
+                    f"refused to send {request.method} {request.url}: the target is on loopback and this URL "
+                    "points off loopback", request=request,
+                )
+            # Read the whole body here, bounded in size and time, so the timing covers it and the
+            # evidence holds it.
+            raw = self._inner.handle_request(request)
+            # The status line arrived: keep it in the evidence even if reading the body fails.
+            exchange.status = raw.status_code
+            exchange.response_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.headers.raw]
+            response = self._read_bounded(raw, request)
             if self.response_hook is not None:
                 response = self.response_hook(request, response)
                 response.read()
@@ -210,12 +236,70 @@ class RecordingTransport(httpx.BaseTransport):
             recorder.add(exchange)
         return response
 
+    def _read_bounded(self, response: httpx.Response, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.body_deadline
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.stream:  # type: ignore[union-attr]
+                total += len(chunk)
+                if total > self.max_body:
+                    raise httpx.ReadError(f"response body exceeds {self.max_body} bytes; reading stopped", request=request)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"response body still arriving after {self.body_deadline:g} s; reading stopped", request=request
+                    )
+                chunks.append(chunk)
+        finally:
+            response.close()
+        body = b"".join(chunks)
+        headers = httpx.Headers(response.headers)
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            # We ask for identity; a server that compresses anyway is decoded here, bounded, so a
+            # small compressed body cannot expand without limit (a "zip bomb").
+            body = _bounded_decompress(body, encoding, self.max_body, request)
+            del headers["Content-Encoding"]
+            response.extensions["acme_content_encoding"] = encoding
+        return httpx.Response(response.status_code, headers=headers, content=body, extensions=response.extensions)
+
     def close(self) -> None:
         self._inner.close()
+
+
+def _bounded_decompress(data: bytes, encoding: str, limit: int, request: httpx.Request) -> bytes:
+    import zlib
+
+    wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
+    try:
+        decoder = zlib.decompressobj(wbits)
+        out = decoder.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"the {encoding} body does not decode: {exc}", request=request) from exc
+    if len(out) > limit or decoder.unconsumed_tail:
+        raise httpx.DecodingError(f"the {encoding} body expands beyond {limit} bytes; decoding stopped", request=request)
+    return out
+
+
+class OffLoopbackRefused(httpx.ConnectError):
+    """A URL from a loopback target points off loopback; nothing was sent."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"; no name is resolved (resolving could leak)."""
+    import ipaddress
+
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def decode_json_or_none(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None

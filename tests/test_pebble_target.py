@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from conformance.netutil import free_port as _free_port
 from conformance.targets.base import (
     TargetError,
     TargetNotInstalled,
@@ -21,7 +22,7 @@ from conformance.targets.base import (
     wait_for_directory,
 )
 from conformance.targets.external import external_target
-from conformance.targets.pebble import EmbeddedPebble, _free_port
+from conformance.targets.pebble import EmbeddedPebble
 from conformance.tlsgen import make_test_pki
 
 needs_pebble = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble binary not installed")
@@ -128,10 +129,10 @@ def test_retries_once_when_picked_port_is_taken(tmp_path: Path, monkeypatch: pyt
         blocker.bind(("127.0.0.1", 0))
         taken = blocker.getsockname()[1]
         picks = iter([taken])
-        real_free_port = pebble_module._free_port
+        real_free_port = pebble_module.free_port
         # The first "free" port handed out is the one we hold, as if another process raced us to it.
         monkeypatch.setattr(
-            pebble_module, "_free_port", lambda *a, **k: next(picks, None) or real_free_port(*a, **k)
+            pebble_module, "free_port", lambda *a, **k: next(picks, None) or real_free_port(*a, **k)
         )
         instance = _make_pebble(tmp_path)
         with instance:

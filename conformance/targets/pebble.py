@@ -10,7 +10,6 @@ import atexit
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 import httpx
 
+from conformance.netutil import free_port
 from conformance.targets.base import (
     TargetError,
     TargetInfo,
@@ -48,25 +48,6 @@ _START_ATTEMPTS = 2  # one retry: a port we picked can be grabbed by someone els
 _PORT_TAKEN_MARKER = "address already in use"
 _MAX_ISSUER_INDEX = 64  # safety bound when enumerating /roots/<n> and /intermediates/<n>
 _MGMT_TIMEOUT = 5.0
-
-
-def _free_port(host: str = "127.0.0.1", udp_too: bool = False) -> int:
-    """A port currently free on ``host`` (TCP, and UDP as well if asked).
-
-    Private stand-in for conformance.netutil.free_port, which did not exist when this was written.
-    """
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = tcp.getsockname()[1]
-            if not udp_too:
-                return port
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-                return port
 
 
 def _pebble_version(binary: str) -> str:
@@ -244,10 +225,10 @@ class EmbeddedPebble:
     # -- internals -------------------------------------------------------------------------
 
     def _pick_ports(self) -> tuple[int, int]:
-        listen_port = self.listen_port or _free_port()
-        management_port = self.management_port or _free_port()
+        listen_port = self.listen_port or free_port()
+        management_port = self.management_port or free_port()
         while management_port == listen_port and not self.management_port:
-            management_port = _free_port()
+            management_port = free_port()
         return listen_port, management_port
 
     def _write_config(self, cert: Path, key: Path, listen_port: int, management_port: int) -> None:
