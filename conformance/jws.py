@@ -185,7 +185,13 @@ def make_jws(
         header.pop(name, None)
 
     def encode(member: str, data: bytes) -> str:
-        return b64url_padded(data) if member in fault.pad else b64url(data)
+        if member not in fault.pad:
+            return b64url(data)
+        if len(data) % 3 == 0 and member in ("protected", "payload") and data:
+            # A length that is a multiple of 3 encodes without '='; trailing JSON whitespace keeps
+            # the value the same while making the padding really appear.
+            data += b" "
+        return b64url_padded(data)
 
     protected_b64 = encode("protected", json_bytes(header))
     payload_b64 = encode("payload", payload)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import binascii
+
 import httpx
 
 from conformance.context import CheckContext
-from conformance.judge import expect_base64url, expect_header, expect_status, fail
+from conformance.judge import expect_base64url, expect_header, expect_status, expect_success, fail
+from conformance.jws import b64url_decode
+from conformance.model import Warned
 from conformance.recorder import noting
 from conformance.registry import check
 
@@ -95,3 +99,63 @@ def cache_control_no_store(ctx: CheckContext) -> None:
                 expected='Cache-Control including "no-store"',
                 actual="Cache-Control: " + (", ".join(response.headers.get_list("Cache-Control")) or "(absent)"),
             )
+
+
+@check(
+    "nonce.post-as-get-returns-nonce",
+    title="A POST-as-GET to newNonce succeeds with a Replay-Nonce",
+    section="RFC 8555 §6.3",
+    level="MUST",
+    requirements=["NONCE-5"],
+    sentence="The server MUST allow GET requests for the directory and newNonce resources (see Section 7.1), in "
+    "addition to POST-as-GET requests for these resources.",
+    tags=["account"],
+)
+def post_as_get_returns_nonce(ctx: CheckContext) -> None:
+    account = ctx.new_account()
+    with noting("POST-as-GET newNonce"):
+        response = ctx.session.post_as_get(ctx.session.url_for("newNonce"), account)
+    # The status is not fixed: Boulder answers 200, Pebble 204.
+    expect_success(response, "POST-as-GET of newNonce")
+    expect_base64url(expect_header(response, "Replay-Nonce", "POST-as-GET newNonce"), "the Replay-Nonce value")
+
+
+NONCE_SAMPLE = 300
+MIN_NONCE_BYTES = 16  # a heuristic: the RFC's example is a random 128-bit value
+
+
+@check(
+    "nonce.unique-values",
+    title=f"{NONCE_SAMPLE} nonces from HEAD newNonce are all different",
+    section="RFC 8555 §6.5.1",
+    level="MUST",
+    requirements=["NONCE-7"],
+    sentence="The server MUST generate the values provided in Replay-Nonce header fields in such a way that they "
+    "are unique to each message, with high probability, and unpredictable to anyone besides the server.",
+    tags=["basic"],
+)
+def unique_values(ctx: CheckContext) -> None:
+    url = ctx.session.url_for("newNonce")
+    nonces: list[str] = []
+    with noting(f"HEAD newNonce x{NONCE_SAMPLE}"):
+        for _ in range(NONCE_SAMPLE):
+            value = ctx.session.head(url).headers.get("Replay-Nonce")
+            if not value:
+                raise fail("HEAD newNonce gave no Replay-Nonce", expected="a nonce on every response", actual="none")
+            nonces.append(value)
+    duplicates = sorted({n for n in nonces if nonces.count(n) > 1})
+    if duplicates:
+        raise fail(f"{len(duplicates)} nonce value(s) repeated within {NONCE_SAMPLE} requests",
+                   expected="a unique nonce per response", actual=", ".join(duplicates[:5]))
+    shortest = min(len(_decoded(n)) for n in nonces)
+    if shortest < MIN_NONCE_BYTES:
+        raise Warned("some nonces are short enough to be guessable",
+                     expected=f"at least {MIN_NONCE_BYTES} random bytes (heuristic)", actual=f"{shortest} bytes")
+    ctx.note(f"{NONCE_SAMPLE} distinct nonces, shortest {shortest} bytes decoded")
+
+
+def _decoded(nonce: str) -> bytes:
+    try:
+        return b64url_decode(nonce)
+    except (ValueError, binascii.Error):
+        return nonce.encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from conftest import CheckRunner, assert_verdict
 from faults import chain, path_contains, rebuild, set_header, set_status
 
@@ -39,10 +41,31 @@ def test_get_returns_204(run_check: CheckRunner) -> None:
 
 
 def test_cache_control_no_store(run_check: CheckRunner) -> None:
-    # Pebble 2.4.0 sends "public, max-age=0, no-cache": a real deviation (see baselines/pebble.toml).
+    # Pebble 2.4.0 sends "public, max-age=0, no-cache": a real deviation (see baselines/pebble/s07_2_nonce.toml).
     assert_verdict(run_check("nonce.cache-control-no-store"), Verdict.FAIL, "no-cache")
     fixed = set_header(NONCE, "Cache-Control", "no-store")
     assert_verdict(run_check("nonce.cache-control-no-store", fixed), Verdict.PASS)
     # no-store on HEAD only: GET must be judged too.
     head_only = chain(set_header(NONCE, "Cache-Control", "no-cache"), set_header(HEAD_NONCE, "Cache-Control", "no-store"))
     assert_verdict(run_check("nonce.cache-control-no-store", head_only), Verdict.FAIL, "GET newNonce")
+
+
+def test_post_as_get_returns_nonce(run_check: CheckRunner) -> None:
+    assert_verdict(run_check("nonce.post-as-get-returns-nonce"), Verdict.PASS)
+    post_nonce = path_contains("nonce", "POST")
+    assert_verdict(run_check("nonce.post-as-get-returns-nonce", set_header(post_nonce, "Replay-Nonce", None)),
+                   Verdict.FAIL, "Replay-Nonce")
+    assert_verdict(run_check("nonce.post-as-get-returns-nonce", set_status(post_nonce, 405)), Verdict.FAIL, "refused")
+
+
+def test_unique_values(run_check: CheckRunner) -> None:
+    result = run_check("nonce.unique-values")
+    assert_verdict(result, Verdict.PASS)
+    constant = set_header(HEAD_NONCE, "Replay-Nonce", "c2FtZS1ub25jZS1ldmVyeS10aW1l")
+    assert_verdict(run_check("nonce.unique-values", constant), Verdict.FAIL, "repeated")
+    counter = itertools.count()
+
+    def short(request, response):  # type: ignore[no-untyped-def]
+        return rebuild(response, headers={"Replay-Nonce": f"n{next(counter)}"}) if HEAD_NONCE(request) else response
+
+    assert_verdict(run_check("nonce.unique-values", short), Verdict.WARN, "bytes")

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-__all__ = ["Http01Request", "Http01Responder"]
+__all__ = ["CannedResponse", "Http01Request", "Http01Responder"]
 
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 
@@ -22,6 +22,15 @@ class Http01Request:
     client: tuple[str, int]
     host: str | None
     status: int
+
+
+@dataclass(frozen=True)
+class CannedResponse:
+    """A fixed answer for one path (wrong bodies, redirects, odd content types: failure-path checks)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class _Server(ThreadingHTTPServer):
@@ -48,6 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, include_body: bool) -> None:
         responder = self.server.responder
         path = self.path.split("?", 1)[0]
+        canned = responder.canned(path)
+        if canned is not None:
+            self._answer_canned(path, canned, include_body)
+            return
         body: bytes | None = None
         if path.startswith(CHALLENGE_PREFIX):
             body = responder.lookup(path[len(CHALLENGE_PREFIX) :])
@@ -69,6 +82,24 @@ class _Handler(BaseHTTPRequestHandler):
         if include_body:
             self.wfile.write(payload)
 
+    def _answer_canned(self, path: str, canned: CannedResponse, include_body: bool) -> None:
+        self.server.responder.record(
+            Http01Request(
+                method=self.command,
+                path=self.path,
+                client=(self.client_address[0], self.client_address[1]),
+                host=self.headers.get("Host"),
+                status=canned.status,
+            )
+        )
+        self.send_response(canned.status)
+        for name, value in canned.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(canned.body)))
+        self.end_headers()
+        if include_body:
+            self.wfile.write(canned.body)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
         # Silence the default per-request stderr logging; history is kept in .requests().
         return
@@ -81,6 +112,7 @@ class Http01Responder:
         self.host = host
         self._requested_port = port
         self._tokens: dict[str, bytes] = {}
+        self._canned: dict[str, CannedResponse] = {}
         self._history: list[Http01Request] = []
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -146,6 +178,21 @@ class Http01Responder:
     def lookup(self, token: str) -> bytes | None:
         with self._lock:
             return self._tokens.get(token)
+
+    def add_response(
+        self, path: str, status: int, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer GET/HEAD of exactly ``path`` (no query) with this response, before any token lookup."""
+        with self._lock:
+            self._canned[path] = CannedResponse(status, body, tuple((headers or {}).items()))
+
+    def remove_response(self, path: str) -> None:
+        with self._lock:
+            self._canned.pop(path, None)
+
+    def canned(self, path: str) -> CannedResponse | None:
+        with self._lock:
+            return self._canned.get(path)
 
     def record(self, request: Http01Request) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -31,6 +32,7 @@ __all__ = [
     "ACME_TLS_ALPN",
     "TlsAlpnHandshake",
     "TlsAlpnResponder",
+    "client_hello_alpn",
     "make_tlsalpn01_certificate",
     "tlsalpn01_server_name",
 ]
@@ -48,6 +50,10 @@ class TlsAlpnHandshake:
     alpn: str | None
     client: tuple[str, int]
     error: str | None = None
+    # ALPN protocols the client offered in its ClientHello (None: no ALPN extension or unparseable).
+    offered_alpn: tuple[str, ...] | None = None
+    # For names installed with watch_after: "closed", "data" or "open" (what the client did next).
+    after: str | None = None
 
 
 def tlsalpn01_server_name(identifier: Identifier) -> str:
@@ -116,6 +122,7 @@ class TlsAlpnResponder:
         # reusing it keeps add() cheap.
         self._key = ec.generate_private_key(ec.SECP256R1())
         self._contexts: dict[str, ssl.SSLContext] = {}
+        self._watch: dict[str, float] = {}  # server name -> seconds to watch the client after the handshake
         self._history: list[TlsAlpnHandshake] = []
         self._lock = threading.Lock()
         self._local = threading.local()  # the SNI callback runs in the handshaking thread
@@ -188,6 +195,37 @@ class TlsAlpnResponder:
     def remove(self, identifier: Identifier) -> None:
         with self._lock:
             self._contexts.pop(tlsalpn01_server_name(identifier), None)
+            self._watch.pop(tlsalpn01_server_name(identifier), None)
+
+    @property
+    def challenge_key(self) -> ec.EllipticCurvePrivateKey:
+        """The key of the challenge certificates (for callers building their own, see ``install``)."""
+        return self._key
+
+    def install(
+        self,
+        server_name: str,
+        cert: x509.Certificate,
+        *,
+        alpn: bool = True,
+        watch_after: float = 0.0,
+    ) -> None:
+        """Serve ``cert`` (signed over ``challenge_key``) for SNI ``server_name``, e.g. a deliberately
+        wrong challenge certificate. ``alpn=False`` never negotiates acme-tls/1; ``watch_after`` > 0
+        waits that long after the handshake to see whether the client closes or sends data."""
+        ctx = _server_context()
+        if not alpn:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.num_tickets = 0
+        _load_chain(ctx, cert, self._key)
+        name = server_name.rstrip(".").lower()
+        with self._lock:
+            self._contexts[name] = ctx
+            if watch_after > 0:
+                self._watch[name] = watch_after
+            else:
+                self._watch.pop(name, None)
 
     def handshakes(self) -> list[TlsAlpnHandshake]:
         """Snapshot of handshake attempts (oldest first), including aborted ones."""
@@ -218,11 +256,17 @@ class TlsAlpnResponder:
         sock.settimeout(HANDSHAKE_TIMEOUT)
         error: str | None = None
         alpn: str | None = None
+        after: str | None = None
+        offered = client_hello_alpn(_peek_client_hello(sock))
         try:
             with self._base.wrap_socket(sock, server_side=True, do_handshake_on_connect=False) as tls:
                 try:
                     tls.do_handshake()
                     alpn = tls.selected_alpn_protocol()
+                    with self._lock:
+                        watch = self._watch.get(self._local.sni or "", 0.0)
+                    if watch > 0:
+                        after = _watch_client(tls, watch)
                 except (OSError, ssl.SSLError) as exc:
                     error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -230,9 +274,68 @@ class TlsAlpnResponder:
             with self._lock:
                 self._history.append(
                     TlsAlpnHandshake(
-                        sni=self._local.sni, alpn=alpn, client=(client[0], client[1]), error=error
+                        sni=self._local.sni, alpn=alpn, client=(client[0], client[1]), error=error,
+                        offered_alpn=offered, after=after,
                     )
                 )
+
+
+def _watch_client(tls: ssl.SSLSocket, seconds: float) -> str:
+    """What the client does right after the handshake: close, send application data, or idle."""
+    tls.settimeout(seconds)
+    try:
+        data = tls.recv(1)
+    except TimeoutError:
+        return "open"
+    except (OSError, ssl.SSLError):
+        return "closed"
+    return "data" if data else "closed"
+
+
+def _peek_client_hello(sock: socket.socket, limit: int = 16384) -> bytes:
+    """The first TLS record, read with MSG_PEEK so the handshake still sees it."""
+    data = b""
+    try:
+        for _ in range(50):
+            data = sock.recv(limit, socket.MSG_PEEK)
+            if not data:
+                return b""
+            if len(data) >= 5 and (len(data) >= 5 + int.from_bytes(data[3:5], "big") or len(data) >= limit):
+                return data
+            time.sleep(0.005)  # a ClientHello split across segments: give the rest a moment to arrive
+    except OSError:
+        return data
+    return data
+
+
+def client_hello_alpn(record: bytes) -> tuple[str, ...] | None:
+    """ALPN protocol names offered in a ClientHello record (RFC 7301 §3.1); None if absent or unparseable."""
+    try:
+        if len(record) < 9 or record[0] != 22 or record[5] != 1:
+            return None
+        body = record[9 : 9 + int.from_bytes(record[6:9], "big")]
+        pos = 2 + 32  # client_version, random
+        pos += 1 + body[pos]  # session_id
+        pos += 2 + int.from_bytes(body[pos : pos + 2], "big")  # cipher_suites
+        pos += 1 + body[pos]  # compression_methods
+        end = pos + 2 + int.from_bytes(body[pos : pos + 2], "big")
+        pos += 2
+        while pos + 4 <= end:
+            ext_type = int.from_bytes(body[pos : pos + 2], "big")
+            ext_len = int.from_bytes(body[pos + 2 : pos + 4], "big")
+            data = body[pos + 4 : pos + 4 + ext_len]
+            pos += 4 + ext_len
+            if ext_type != 16:
+                continue
+            names, i = [], 2
+            while i < len(data):
+                size = data[i]
+                names.append(data[i + 1 : i + 1 + size].decode("ascii", "replace"))
+                i += 1 + size
+            return tuple(names)
+    except IndexError:
+        return None
+    return None
 
 
 def _load_chain(ctx: ssl.SSLContext, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
