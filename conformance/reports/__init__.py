@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.events import EVENTS_FILE, RESULTS_FILE, read_events, results_document
+from conformance.reports._redact import redact
 
 Renderer = Callable[[dict[str, Any], Path], Path]
 
@@ -39,15 +40,45 @@ def load_document(run_dir: Path) -> dict[str, Any]:
     return results_document(read_events(events_path))
 
 
-def render_all(run_dir: Path, formats: Iterable[str] | None = None) -> list[Path]:
-    """Render the given formats (default: all registered) for a run folder."""
+def known_formats() -> list[str]:
     _load_builtin_renderers()
-    document = load_document(run_dir)
+    return list(RENDERERS)
+
+
+def render_all(
+    run_dir: Path, formats: Iterable[str] | None = None, secrets: Iterable[bytes | str] = ()
+) -> list[Path]:
+    """Render the given formats (default: all registered) for a run folder.
+
+    The document is redacted once here, before any renderer sees it (the event writer redacts
+    too; this covers streams written by other means and secrets known only now).
+    """
+    _load_builtin_renderers()
+    document = redact(load_document(run_dir), secrets)
     names = list(formats) if formats is not None else list(RENDERERS)
     unknown = [n for n in names if n not in RENDERERS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(RENDERERS))}")
-    return [RENDERERS[name](document, run_dir) for name in names]
+    paths: list[Path] = []
+    failures: list[str] = []
+    for name in names:
+        # One renderer's failure must not cost the others: each format is independent.
+        try:
+            paths.append(RENDERERS[name](document, run_dir))
+        except Exception as exc:  # noqa: BLE001 - reported to the user, never a traceback
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+    if failures:
+        raise RenderError(failures, paths)
+    return paths
+
+
+class RenderError(Exception):
+    """Some formats could not be rendered; ``paths`` holds the ones that were."""
+
+    def __init__(self, failures: list[str], paths: list[Path]) -> None:
+        super().__init__("could not render " + "; ".join(failures))
+        self.failures = failures
+        self.paths = paths
 
 
 def _load_builtin_renderers() -> None:
