@@ -50,7 +50,7 @@ def problem_type(response: httpx.Response) -> str | None:
 def json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
         return None
 
 
@@ -567,6 +567,13 @@ def provision_challenge(
 ) -> None:
     if challenge_type not in backend.supports:
         raise SetupFailed(f"the responder backend cannot answer {challenge_type}")
+    try:
+        _provision(backend, challenge_type, identifier, token, keyauth)
+    except (OSError, RuntimeError) as exc:  # HookError, ChallTestSrvError: the responder, not the server
+        raise SetupFailed(f"the {type(backend).__name__} could not provision {challenge_type}: {exc}") from exc
+
+
+def _provision(backend: ChallengeBackend, challenge_type: str, identifier: Identifier, token: str, keyauth: str) -> None:
     if challenge_type == "http-01":
         backend.add_http01(token, keyauth)
     elif challenge_type == "dns-01":

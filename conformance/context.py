@@ -20,7 +20,15 @@ from conformance.acme import Account, AcmeSession, Issuance
 from conformance.jws import AccountKey
 from conformance.keypool import KeyPool
 from conformance.model import CheckSpec, CouldNotTest, Skipped
-from conformance.recorder import Exchange, Recorder, RecordingTransport, ResponseHook, recording
+from conformance.recorder import (
+    BODY_DEADLINE,
+    Exchange,
+    Recorder,
+    RecordingTransport,
+    ResponseHook,
+    is_loopback_host,
+    recording,
+)
 from conformance.responders.base import ChallengeBackend, Identifier
 from conformance.targets.base import TargetInfo, httpx_verify
 
@@ -39,6 +47,14 @@ class RunOptions:
     eab: tuple[str, bytes] | None = None
     challenge_types: tuple[str, ...] = ("http-01", "dns-01", "tls-alpn-01")
     ip_identifiers: bool = True  # whether the server may be asked for IP identifiers (127.0.0.1)
+    # What a target profile says the server claims (None: not stated, checks find out themselves).
+    ari: bool | None = None  # RFC 9773 renewalInfo
+    profiles: tuple[str, ...] | None = None  # draft-ietf-acme-profiles names it offers
+    # Soft rate-limit budget for one run, e.g. {"new_accounts": 20, "new_orders": 50}; requests
+    # beyond it are not sent and the check SKIPs (see conformance.profile.install_budget).
+    budget: dict[str, int] = field(default_factory=dict)
+    check_timeout: float | None = None  # a profile's default per-check budget (--timeout wins)
+    request_timeout: float | None = None  # a profile's per-request HTTP timeout (default REQUEST_TIMEOUT)
     response_hook: ResponseHook | None = None  # fault injection for the project's own tests
 
 
@@ -70,19 +86,30 @@ class RunContext:
         self.management = management
         self.on_exchange = on_exchange
         self.transport = RecordingTransport(
-            httpx.HTTPTransport(verify=httpx_verify(target.verify), retries=0), self.options.response_hook
+            httpx.HTTPTransport(verify=httpx_verify(target.verify), retries=0),
+            self.options.response_hook,
+            loopback_only=is_loopback_host(httpx.URL(target.directory_url).host),
+            # A body may take a little longer than one read, never unboundedly longer.
+            body_deadline=BODY_DEADLINE if self.options.request_timeout is None else 1.5 * self.options.request_timeout,
         )
         # trust_env=False: proxies from the environment must never carry loopback traffic away.
         self.client = httpx.Client(
-            transport=self.transport, timeout=REQUEST_TIMEOUT, trust_env=False, follow_redirects=False,
-            headers={"User-Agent": "acme-conformance", "Accept-Language": "en"},
+            transport=self.transport, timeout=self._timeout(), trust_env=False, follow_redirects=False,
+            headers={"User-Agent": "acme-conformance", "Accept-Language": "en", "Accept-Encoding": "identity"},
         )
         self._own_keys = keys is None
         self.keys = keys if keys is not None else KeyPool()
         self._fixtures: dict[str, _Fixture] = {}
         self._fixtures_lock = threading.Lock()
         self._directory: dict[str, Any] | None = None
+        self.directory_answered = False  # whether the last directory fetch got any HTTP status line
         self._directory_lock = threading.Lock()
+
+    def _timeout(self) -> httpx.Timeout:
+        seconds = self.options.request_timeout
+        if seconds is None:
+            return REQUEST_TIMEOUT
+        return httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
     def close(self) -> None:
         if self._own_keys:
@@ -96,8 +123,12 @@ class RunContext:
         """The directory as first fetched this run (checks of the directory itself fetch their own)."""
         with self._directory_lock:
             if self._directory is None:
-                with recording(Recorder("run:directory", self.on_exchange)):
-                    self._directory = self.session().directory
+                recorder = Recorder("run:directory", self.on_exchange)
+                try:
+                    with recording(recorder):
+                        self._directory = self.session().directory
+                finally:
+                    self.directory_answered = any(e.status is not None for e in recorder.exchanges)
             return self._directory
 
     def account_binding(self) -> tuple[str, bytes] | None:

@@ -26,11 +26,16 @@ EVENT_SCHEMA_VERSION = 1
 class EventWriter:
     """Appends one JSON object per line and flushes it at once (a crash loses at most a line)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, secrets: Iterable[bytes | str] = ()) -> None:
+        # Imported here: conformance.reports imports this module.
+        from conformance.reports._redact import Redactor
+
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
+        # Every event is redacted before it is written: the stream is an artefact too.
+        self._redactor = Redactor(secrets)
         # Events that happen before run-started (the directory probe's exchanges) wait here, so
         # run-started is always the stream's first event.
         self._held: list[tuple[str, dict[str, Any]]] | None = []
@@ -49,9 +54,14 @@ class EventWriter:
     def _write(self, event_type: str, data: dict[str, Any]) -> None:
         if self._file is None:
             return
-        event = {"type": event_type, "time": utc_iso(time.time()), **data}
+        event = self._redactor.value({"type": event_type, "time": utc_iso(time.time()), **data})
         self._file.write(json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
         self._file.flush()
+
+    def add_secret(self, secret: bytes | str) -> None:
+        """A value that must never be written (e.g. the EAB HMAC key, once the harness made it)."""
+        with self._lock:
+            self._redactor.add(secret)
 
     def run_started(self, record: RunRecord) -> None:
         self.emit(
@@ -112,6 +122,7 @@ def results_document(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     owners: dict[int, str] = {}
     verdicts: list[dict[str, Any]] = []
     started_ids: list[str] = []
+    started_checks: dict[str, dict[str, Any]] = {}
     finished: dict[str, Any] | None = None
     for event in events:
         kind = event["type"]
@@ -123,6 +134,7 @@ def results_document(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
             owners[exchange["id"]] = event.get("owner", "")
         elif kind == "check-started":
             started_ids.append(event["check"]["id"])
+            started_checks[event["check"]["id"]] = event["check"]
         elif kind == "verdict":
             verdicts.append(event["result"])
         elif kind == "run-finished":
@@ -137,6 +149,7 @@ def results_document(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for result in checks:
         counts[result["verdict"]] = counts.get(result["verdict"], 0) + 1
     setup_ids = sorted(i for i, owner in owners.items() if not owner.startswith("check:"))
+    unfinished = [check_id for check_id in started_ids if check_id not in judged]
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "tool": run.get("tool", {"name": "acme-conformance", "version": __version__}),
@@ -149,6 +162,14 @@ def results_document(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "counts": counts,
         "checks": checks,
         # Checks that started but never got a verdict (the run was interrupted during them).
-        "unfinished": [check_id for check_id in started_ids if check_id not in judged],
+        "unfinished": unfinished,
+        # The same checks with what they had sent so far: the evidence of an interrupted check.
+        "unfinished_checks": [
+            {
+                **started_checks[check_id],
+                "exchanges": [exchanges[i] for i in sorted(exchanges) if owners[i] == f"check:{check_id}"],
+            }
+            for check_id in unfinished
+        ],
         "setup_exchanges": [exchanges[i] for i in setup_ids],
     }

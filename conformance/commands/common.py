@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conformance.harness import BACKENDS, EMBEDDED_TARGETS, TargetOptions
 from conformance.jws import b64url_decode
+from conformance.profile import Profile, ProfileError, load_profile
 from conformance.registry import Selection
 
 DEFAULT_REPORTS = Path("reports")
@@ -22,9 +23,11 @@ class OptionError(ValueError):
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: an embedded Pebble started for this run)")
-    group.add_argument("--target", choices=EMBEDDED_TARGETS, default="pebble",
+    group.add_argument("--target", choices=EMBEDDED_TARGETS, default=None,
                        help="embedded server to start when no --directory is given (default: pebble)")
     group.add_argument("--directory", metavar="URL", help="directory URL of an external ACME server to test")
+    group.add_argument("--profile", metavar="FILE", type=Path,
+                       help="TOML target profile describing an external server (docs/profiles.md)")
     group.add_argument("--ca-bundle", metavar="FILE", help="PEM file of CA certificates that sign the server's TLS certificate")
     group.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     group.add_argument("--pebble-env", metavar="KEY=VALUE", action="append", default=[],
@@ -34,17 +37,17 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--eab-hmac-key", metavar="KEY", help="external account binding HMAC key, base64url")
 
     responders = parser.add_argument_group("challenge responders")
-    responders.add_argument("--backend", choices=BACKENDS, default="builtin",
+    responders.add_argument("--backend", choices=BACKENDS, default=None,
                             help="how challenges are answered (default: builtin responders in this process)")
     responders.add_argument("--hook", metavar="COMMAND",
                             help="with --backend hook: command called as COMMAND add|remove TYPE IDENTIFIER TOKEN VALUE")
     responders.add_argument("--challtestsrv-url", metavar="URL",
                             help="with --backend challtestsrv: management URL of a running pebble-challtestsrv")
-    responders.add_argument("--responder-host", default="127.0.0.1", help="address responders bind (default 127.0.0.1)")
+    responders.add_argument("--responder-host", default=None, help="address responders bind (default 127.0.0.1)")
     responders.add_argument("--http-port", type=int, help="http-01 responder port (external default 80, embedded: free port)")
     responders.add_argument("--dns-port", type=int, help="DNS responder port (external default 53, embedded: free port)")
     responders.add_argument("--tls-port", type=int, help="tls-alpn-01 responder port (external default 443, embedded: free port)")
-    responders.add_argument("--answer-address", default="127.0.0.1",
+    responders.add_argument("--answer-address", default=None,
                             help="IPv4 address the DNS responder answers for every name (default 127.0.0.1)")
 
 
@@ -79,7 +82,66 @@ def _port(value: int | None, option: str) -> int | None:
     return value
 
 
+# Options a profile already sets: giving them too would leave it unclear which one wins.
+_PROFILE_CONFLICTS = (
+    ("target", "--target"), ("directory", "--directory"), ("ca_bundle", "--ca-bundle"), ("insecure", "--insecure"),
+    ("eab_kid", "--eab-kid"), ("eab_hmac_key", "--eab-hmac-key"), ("backend", "--backend"), ("hook", "--hook"),
+    ("challtestsrv_url", "--challtestsrv-url"), ("responder_host", "--responder-host"),
+    ("http_port", "--http-port"), ("dns_port", "--dns-port"), ("tls_port", "--tls-port"),
+    ("answer_address", "--answer-address"), ("pebble_env", "--pebble-env"), ("pebble_strict", "--pebble-strict"),
+)
+
+
+def profile_from_args(args: argparse.Namespace) -> Profile | None:
+    """The --profile, loaded and validated (OptionError on any problem), or None."""
+    path = getattr(args, "profile", None)
+    if path is None:
+        return None
+    given = [flag for attr, flag in _PROFILE_CONFLICTS if getattr(args, attr, None) not in (None, False, [])]
+    if given:
+        raise OptionError(f"--profile describes the target and its responders; do not combine it with {', '.join(given)}")
+    try:
+        return load_profile(path)
+    except ProfileError as exc:
+        raise OptionError(f"invalid profile: {exc}") from exc
+
+
+def target_options_from_profile(profile: Profile, workdir: Path) -> TargetOptions:
+    return TargetOptions(
+        directory=profile.directory,
+        ca_bundle=profile.ca_bundle,
+        insecure=profile.insecure,
+        backend=profile.backend,
+        hook_command=list(profile.hook_command),
+        challtestsrv_url=profile.challtestsrv_url,
+        responder_host=profile.responder_host,
+        http_port=profile.http_port,
+        dns_port=profile.dns_port,
+        tls_port=profile.tls_port,
+        a_address=profile.answer_address,
+        workdir=workdir,
+        eab=profile.eab,
+        run_overrides=profile.run_overrides(),
+        notes=profile.record(),
+    )
+
+
 def target_options_from_args(args: argparse.Namespace, workdir: Path) -> TargetOptions:
+    profile = profile_from_args(args)
+    if profile is not None:
+        return target_options_from_profile(profile, workdir)
+    if args.directory is not None and args.target is not None:
+        raise OptionError("--target starts an embedded server; it does not combine with --directory")
+    if args.target is None:
+        args.target = "pebble"
+    if (args.pebble_env or args.pebble_strict) and args.target != "pebble":
+        raise OptionError("--pebble-env and --pebble-strict only apply to --target pebble")
+    if args.backend is None:
+        args.backend = "builtin"
+    if args.responder_host is None:
+        args.responder_host = "127.0.0.1"
+    if args.answer_address is None:
+        args.answer_address = "127.0.0.1"
     if args.insecure and args.ca_bundle:
         raise OptionError("pass either --ca-bundle or --insecure, not both")
     if args.directory is None and (args.ca_bundle or args.insecure):

@@ -16,6 +16,8 @@ from typing import Any
 
 from rich.markup import escape
 
+from conformance.acme import SetupFailed
+from conformance.commands.baseline import add_policy_arguments, policy_from_args, print_policy
 from conformance.commands.common import (
     DEFAULT_REPORTS,
     OptionError,
@@ -26,12 +28,13 @@ from conformance.commands.common import (
     target_options_from_args,
 )
 from conformance.console import ConsoleReporter, make_console
-from conformance.context import RunContext, RunOptions
+from conformance.context import RunContext
 from conformance.events import EVENTS_FILE, EventWriter
 from conformance.harness import open_harness
-from conformance.model import CheckOutcome, CheckSpec, Verdict
+from conformance.model import CheckOutcome, CheckSpec
+from conformance.profile import apply_run_limits
 from conformance.registry import Selection, all_checks
-from conformance.reports import render_all
+from conformance.reports import RenderError, render_all
 from conformance.results import CheckResult, RunRecord, verdict_counts
 from conformance.runner import Runner
 from conformance.targets.base import TargetError, TargetInfo
@@ -49,8 +52,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                      help=f"checks run concurrently (default {DEFAULT_WORKERS})")
     run.add_argument("--timeout", type=float, help="per-check time budget in seconds (default: each check's own)")
+    run.add_argument("--request-timeout", type=float, metavar="SECONDS",
+                     help="give up on an HTTP request after this long (default 10)")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final summary line")
     run.add_argument("--verbose", "-v", action="store_true", help="print every check's message")
+    add_policy_arguments(run)
 
 
 def _install_sigterm() -> None:
@@ -91,9 +97,12 @@ def run_command(args: argparse.Namespace) -> int:
             raise OptionError("--workers must be at least 1")
         if args.timeout is not None and args.timeout <= 0:
             raise OptionError("--timeout must be a positive number of seconds")
+        if args.request_timeout is not None and args.request_timeout <= 0:
+            raise OptionError("--request-timeout must be a positive number of seconds")
         specs = selection.apply(all_checks())
         if not specs:
             raise OptionError("no check matches the selection (see 'acme-conformance list')")
+        policy, baseline_warnings = policy_from_args(args)
     except OptionError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -120,18 +129,23 @@ def run_command(args: argparse.Namespace) -> int:
         started = False
         try:
             with open_harness(options) as harness:
-                run_ctx = RunContext(harness.target, harness.backend, RunOptions(eab=harness.eab), on_exchange=writer.exchange,
+                if harness.eab is not None:  # the HMAC key must never reach an artefact
+                    writer.add_secret(harness.eab[1])
+                run_ctx = RunContext(harness.target, harness.backend, harness.run_options(**_cli_run_options(args)), on_exchange=writer.exchange,
                                      management=harness.management)
                 try:
-                    directory = _probe(run_ctx)
+                    directory, unreachable = _probe(run_ctx)
                     record.target = _target_record(harness.target, directory)
                     writer.run_started(record)
                     started = True
-                    if directory is None:
-                        record.harness_error = f"the directory {harness.target.directory_url} did not answer"
+                    if unreachable is not None:
+                        record.harness_error = f"the directory {harness.target.directory_url} did not answer: {unreachable}"
+                        console.print(f"[bold red]Target unreachable:[/] {escape(record.harness_error)}")
                         exit_code = EXIT_HARNESS
                     else:
-                        reporter = ConsoleReporter(console, len(specs), verbose=args.verbose)
+                        apply_run_limits(run_ctx)  # a profile's rate-limit budget
+                        reporter = ConsoleReporter(console, len(specs), verbose=args.verbose, reproduce_args=(
+                            f"--directory {options.directory}" if options.directory else ""))
                         if not args.quiet:
                             console.print(f"Testing [bold]{escape(harness.target.directory_url)}[/] "
                                           f"({escape(harness.target.name)}): {len(specs)} checks, {args.workers} workers")
@@ -144,18 +158,22 @@ def run_command(args: argparse.Namespace) -> int:
                             writer.check_started(spec.describe())
                             reporter.started(spec)
 
-                        runner = Runner(run_ctx, workers=args.workers, timeout=args.timeout,
+                        check_timeout = args.timeout if args.timeout is not None else run_ctx.options.check_timeout
+                        runner = Runner(run_ctx, workers=args.workers, timeout=check_timeout,
                                         on_start=on_start, on_result=on_result)
                         try:
                             results = runner.run_checks(specs)
                         finally:
                             results = runner.results
+                            reporter.close()  # stop the live display, also on Ctrl-C
                         reporter.summary(results, str(run_dir))
-                        exit_code = EXIT_FAIL if any(r.verdict is Verdict.FAIL for r in results) else EXIT_OK
+                        outcome = policy.evaluate((r.spec.id, r.verdict) for r in results)
+                        print_policy(console, policy, outcome, baseline_warnings)
+                        exit_code = EXIT_FAIL if outcome.failed else EXIT_HARNESS if outcome.could_not_test else EXIT_OK
                 finally:
                     run_ctx.close()
-                    if harness.management is not None:
-                        _keep_server_log(harness.management.log_path, run_dir)
+                    if harness.server_log is not None:
+                        _keep_server_log(harness.server_log, run_dir)
         except TargetError as exc:
             record.harness_error = str(exc)
             console.print(f"[bold red]Target error:[/] {escape(str(exc))}")
@@ -170,19 +188,31 @@ def run_command(args: argparse.Namespace) -> int:
                 writer.run_started(record)
             writer.run_finished(record, verdict_counts(results))
             writer.close()
-            render_all(run_dir)
+            try:
+                render_all(run_dir)
+            except RenderError as exc:  # the event stream is intact; `report` can retry later
+                console.print(f"[bold red]Report error:[/] {escape(str(exc))}")
         if args.quiet:
             counts = verdict_counts(results)
             print(" ".join(f"{k}={v}" for k, v in counts.items()) + f" report={run_dir}")
     return exit_code
 
 
-def _probe(run_ctx: RunContext) -> dict[str, Any] | None:
-    """The directory, fetched once before any check; None when the target does not answer."""
+def _cli_run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """RunOptions given on the command line (they win over a profile's)."""
+    return {"request_timeout": args.request_timeout} if args.request_timeout is not None else {}
+
+
+def _probe(run_ctx: RunContext) -> tuple[dict[str, Any] | None, str | None]:
+    """Fetch the directory once before any check: (directory, None) when it is a JSON object,
+    (None, None) when the server answers something else (the directory checks will say what),
+    (None, reason) when nothing answers at all (connection, TLS or timeout failure).
+    """
     try:
-        return run_ctx.directory()
-    except CheckOutcome:
-        return None
+        return run_ctx.directory(), None
+    except CheckOutcome as exc:
+        # An answer whose body we could not read (too big, undecodable) is still an answer.
+        return None, None if isinstance(exc, SetupFailed) or run_ctx.directory_answered else exc.message
 
 
 def _keep_server_log(log_path: Path, run_dir: Path) -> None:

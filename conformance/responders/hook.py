@@ -7,7 +7,9 @@ Useful when the server under test validates against infrastructure we do not run
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
 from collections.abc import Sequence
 
 from .base import ALL_CHALLENGE_TYPES, ChallengeBackend, Identifier, normalize_domain
@@ -25,6 +27,13 @@ class HookError(RuntimeError):
         super().__init__(message)
         self.returncode = returncode
         self.stderr = stderr
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _truncate(text: str) -> str:
@@ -46,6 +55,15 @@ class HookBackend(ChallengeBackend):
             raise ValueError("hook command must not be empty")
         self.command = list(command)
         self.timeout = timeout
+        self._running: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """End hook calls still running (the run is being torn down, e.g. after Ctrl-C)."""
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            _kill_group(proc)
 
     def _run(self, action: str, challenge_type: str, identifier: str, token: str, value: str) -> None:
         argv = [*self.command, action, challenge_type, identifier, token, value]
@@ -58,20 +76,29 @@ class HookBackend(ChallengeBackend):
             ACME_VALUE=value,
         )
         try:
-            proc = subprocess.run(
-                argv, env=env, capture_output=True, text=True, timeout=self.timeout, check=False
+            # Its own session, so a Ctrl-C at the terminal reaches us, not the hook, and stop() can
+            # end the hook and everything it started as one process group.
+            proc = subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            stderr = (
-                exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
-            )
-            raise HookError(
-                f"hook {action} {challenge_type} timed out after {self.timeout}s", stderr=_truncate(stderr)
-            ) from exc
         except OSError as exc:
             raise HookError(f"hook {self.command[0]!r} could not be started: {exc}") from exc
+        with self._lock:
+            self._running.add(proc)
+        try:
+            _, stderr_text = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(proc)
+            _, stderr_text = proc.communicate()
+            raise HookError(
+                f"hook {action} {challenge_type} timed out after {self.timeout}s", stderr=_truncate(stderr_text or "")
+            ) from exc
+        finally:
+            with self._lock:
+                self._running.discard(proc)
         if proc.returncode != 0:
-            stderr = _truncate(proc.stderr)
+            stderr = _truncate(stderr_text or "")
             raise HookError(
                 f"hook {action} {challenge_type} exited with {proc.returncode}: {stderr.strip()}",
                 returncode=proc.returncode,
