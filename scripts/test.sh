@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 set +e
-unshare -n sh -c 'ip link set lo up && exec python3 -m pytest "$@"' sh "$@"
+# Two workers (the machine has two cores); tests that share fixed ports share a worker (loadgroup).
+unshare -n sh -c 'ip link set lo up && exec python3 -m pytest -n 2 --dist loadgroup "$@"' sh "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -23,6 +23,9 @@ from conformance.responders.base import Identifier
 from conformance.targets import acme2certifier as a2c
 from conformance.targets.base import TargetError, TargetNotInstalled
 
+# acme2certifier validates on the fixed ports 80/53/443: under pytest-xdist these tests share one worker.
+pytestmark = pytest.mark.xdist_group("acme2certifier")
+
 INSTALL_HINT = "pip install 'acme-conformance[acme2certifier]'"
 needs_a2c = pytest.mark.skipif(a2c.installed_version() is None, reason=f"acme2certifier not installed: {INSTALL_HINT}")
 

@@ -16,6 +16,9 @@ from conformance.targets import acme2certifier as a2c
 
 BASELINE = Path(__file__).resolve().parent.parent / "baselines" / "acme2certifier"
 
+# acme2certifier validates on the fixed ports 80/53/443: under pytest-xdist these tests share one worker.
+pytestmark = pytest.mark.xdist_group("acme2certifier")
+
 
 def test_run_against_acme2certifier_matches_its_baseline(tmp_path: Path) -> None:
     if a2c.installed_version() is None:
