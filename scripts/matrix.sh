@@ -6,18 +6,21 @@
 #   bash scripts/matrix.sh --select 'nonce.*'   # extra arguments go to both `acme-conformance run`s
 #
 # Environment: MATRIX_OUTPUT (default docs/compat), MATRIX_RUNS (where the two run folders go;
-# default reports/matrix-<UTC time>/), SKIP_SETUP=1 (do not run scripts/setup.sh first).
+# default $MATRIX_OUTPUT/runs, pruned to each run's report.html so the committed matrix's links work),
+# SKIP_SETUP=1 (do not run scripts/setup.sh first).
 #
 # Both runs happen inside a loopback-only network namespace (unshare -n, needs root): nothing
 # leaves loopback, and acme2certifier's fixed validation ports 80/443/53 are free in there.
-# A run exits 1 when it has FAIL verdicts — both servers have real deviations, so that is
-# expected here; any other non-zero exit (usage 2, harness 3, interrupted 130) stops the script.
+# A run exits 1 when it has FAIL verdicts and 3 when some checks could not be tested — both are
+# results the matrix shows; any other non-zero exit (usage 2, interrupted 130) stops the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 output=${MATRIX_OUTPUT:-docs/compat}
-# The run folders are kept (reports/ is not committed, ~25 MB each): the matrix links to their reports.
-runs=${MATRIX_RUNS:-reports/matrix-$(date -u +%Y%m%dT%H%M%SZ)}
+runs=${MATRIX_RUNS:-$output/runs}
+if [ -z "${MATRIX_RUNS:-}" ]; then
+  rm -rf "$runs/pebble" "$runs/acme2certifier"  # the committed matrix's own runs: regenerated here
+fi
 mkdir -p "$runs"
 for target in pebble acme2certifier; do
   if [ -e "$runs/$target" ]; then
@@ -37,7 +40,8 @@ unshare -n sh -c '
   for target in pebble acme2certifier; do
     python3 -m conformance run -q --target "$target" --report-dir "$runs/$target" "$@"
     rc=$?
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+    # 1 (FAIL verdicts) and 3 (checks that could not be tested) are what the matrix records.
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] && [ "$rc" -ne 3 ]; then
       echo "error: the $target run exited with $rc (see $runs/$target)" >&2
       exit "$rc"
     fi
@@ -45,4 +49,8 @@ unshare -n sh -c '
 ' sh "$runs" "$@"
 
 python3 -m conformance matrix "$runs/pebble" "$runs/acme2certifier" --output "$output"
+if [ -z "${MATRIX_RUNS:-}" ]; then
+  # Keep only what the matrix links to (each run is ~25 MB with its event stream, JSON and HAR).
+  find "$runs" -type f ! -name report.html -delete
+fi
 echo "matrix written to $output/ (from $runs/pebble and $runs/acme2certifier)"

@@ -339,3 +339,17 @@ def test_html_transcript_shows_decoded_jws_and_timing(real_run: RunArtefacts) ->
             assert f"<th>{escape(name)}</th><td>{escape(value)}</td>" in section
     nonce = signed[0]["request"]["jws"]["protected"]["nonce"]
     assert str(escape(json.dumps(nonce))) in section  # the decoded header, not only the base64 body
+
+
+def test_disagreement_note_says_which_server_the_rfc_supports() -> None:
+    from conformance.commands.report import disagreement_note
+
+    labels = ["pebble", "acme2certifier"]
+    assert disagreement_note(labels, ["PASS", "FAIL"], "RFC 8555 §7.2") == \
+        "RFC 8555 §7.2 supports pebble; acme2certifier deviate(s)"
+    note = disagreement_note(labels, ["FAIL", "WARN"], "RFC 8555 §6.2")
+    assert note.startswith("RFC 8555 §6.2 supports neither") and "pebble FAIL" in note
+    assert "not comparable for acme2certifier SKIP" in disagreement_note(labels, ["PASS", "SKIP"], "§7.4.1")
+    only_one = disagreement_note(labels, ["SKIP", "FAIL"], "RFC 9773 §5")
+    assert only_one.startswith("acme2certifier FAIL: deviates from RFC 9773 §5") and "neither" not in only_one
+    assert "a choice the RFC leaves to the server" in disagreement_note(labels, ["PASS", "INFO"], "§7.4")

@@ -191,11 +191,42 @@ def build_matrix(documents: list[dict[str, Any]], paths: list[Path], output: Pat
             verdict = column["verdicts"].get(check_id)
             link = f"{column['report']}#{quote(check_anchor(check_id))}" if verdict else None
             cells.append({"verdict": verdict, "link": link})
+        # a check one run did not have is no disagreement between servers
+        differs = len({c["verdict"] for c in cells if c["verdict"]}) > 1
         rows.append({"id": check_id, "title": spec.get("title", ""), "section": spec.get("section", ""),
-                     "level": spec.get("level", ""), "cells": cells,
-                     # a check one run did not have is no disagreement between servers
-                     "differs": len({c["verdict"] for c in cells if c["verdict"]}) > 1})
+                     "level": spec.get("level", ""), "sentence": spec.get("sentence", ""), "cells": cells,
+                     "differs": differs,
+                     "note": disagreement_note([c["label"] for c in columns], [c["verdict"] for c in cells],
+                                               spec.get("section", "")) if differs else ""})
     return {"columns": columns, "rows": rows, "verdicts": VERDICTS}
+
+
+_DEVIATIONS = ("FAIL", "WARN")
+_NOT_JUDGED = ("SKIP", "ERROR")
+
+
+def disagreement_note(labels: list[str], verdicts: list[str | None], section: str) -> str:
+    """Which server the RFC supports where the verdicts differ (the check's sentence is the RFC's)."""
+    by = {label: verdict for label, verdict in zip(labels, verdicts, strict=True) if verdict}
+
+    def names(wanted: tuple[str, ...]) -> str:
+        return ", ".join(label for label, verdict in by.items() if verdict in wanted)
+
+    passing, deviating, unjudged = names(("PASS",)), names(_DEVIATIONS), names(_NOT_JUDGED)
+    parts = []
+    if passing and deviating:
+        parts.append(f"{section} supports {passing}; {deviating} deviate(s)")
+    elif deviating:
+        kinds = ", ".join(f"{label} {verdict}" for label, verdict in by.items() if verdict in _DEVIATIONS)
+        both = sum(1 for verdict in by.values() if verdict in _DEVIATIONS) > 1
+        parts.append(f"{section} supports neither: {kinds} (FAIL breaks a MUST, WARN a SHOULD)" if both
+                     else f"{kinds}: deviates from {section}")
+    if "INFO" in by.values():
+        parts.append(f"{names(('INFO',))}: INFO, a choice the RFC leaves to the server")
+    if unjudged:
+        details = ", ".join(f"{label} {by[label]}" for label in by if by[label] in _NOT_JUDGED)
+        parts.append(f"not comparable for {details} (SKIP: not offered; ERROR: could not be tested)")
+    return "; ".join(parts)
 
 
 def _md(text: Any) -> str:
@@ -211,11 +242,12 @@ def matrix_markdown(matrix: dict[str, Any]) -> str:
         tally = ", ".join(f"{v} {n}" for v, n in column["counts"].items() if n)
         note = " (interrupted)" if column["interrupted"] else ""
         lines.append(f"- **{_md(column['label'])}**{note}: `{_md(column['directory_url'])}`: {tally or 'no checks'}")
-    lines += ["", "| check | section | level | " + " | ".join(_md(c["label"]) for c in columns) + " |",
-              "|---|---|---|" + "---|" * len(columns)]
+    lines += ["", "| check | section | level | " + " | ".join(_md(c["label"]) for c in columns) + " | where they differ |",
+              "|---|---|---|" + "---|" * len(columns) + "---|"]
     for row in matrix["rows"]:
         cells = [f"[{c['verdict']}]({c['link']})" if c["verdict"] else "—" for c in row["cells"]]
-        lines.append(f"| `{_md(row['id'])}` | {_md(row['section'])} | {_md(row['level'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{_md(row['id'])}` | {_md(row['section'])} | {_md(row['level'])} | " + " | ".join(cells)
+                     + f" | {_md(row['note'])} |")
     return "\n".join(lines) + "\n"
 
 
