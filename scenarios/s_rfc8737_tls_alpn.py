@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import time
 from collections.abc import Callable
 
 from cryptography import x509
@@ -74,8 +75,17 @@ def alpn_attempt(ctx: CheckContext, *, alpn: bool = True, watch_after: float = 0
     return attempt(ctx, "tls-alpn-01", provision=provision, identifiers=identifiers)
 
 
-def _handshakes(ctx: CheckContext, server_name: str) -> list:  # type: ignore[type-arg]
-    return [h for h in builtin(ctx).tls.handshakes() if h.sni == server_name]
+def _handshakes(ctx: CheckContext, server_name: str, watched: bool = False) -> list:  # type: ignore[type-arg]
+    """The handshakes seen for ``server_name``. The responder records a connection when it ends (after
+    the post-handshake watch, if any), which can be a moment after the authorization turned valid:
+    poll briefly for a completed one instead of reading too early."""
+    deadline = time.monotonic() + (5.0 if watched else 2.0)
+    while True:
+        seen = [h for h in builtin(ctx).tls.handshakes() if h.sni == server_name]
+        done = [h for h in seen if h.error is None and (not watched or h.after is not None)]
+        if done or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.02)
 
 
 @check(
@@ -213,7 +223,7 @@ def tlsalpn_no_application_data(ctx: CheckContext) -> None:
     result = alpn_attempt(ctx, watch_after=2.0)
     expect_valid(result, "a correct acme-tls/1 certificate")
     name = str(result.authz["identifier"]["value"]).lower()
-    after = [h.after for h in _handshakes(ctx, name) if h.error is None]
+    after = [h.after for h in _handshakes(ctx, name, watched=True) if h.error is None]
     if not after:
         raise fail("no completed handshake was seen", expected="a completed acme-tls/1 handshake", actual="none")
     if any(state != "closed" for state in after):

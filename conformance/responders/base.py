@@ -9,6 +9,8 @@ from __future__ import annotations
 import abc
 import base64
 import hashlib
+import socketserver
+import threading
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -113,3 +115,71 @@ def normalize_domain(domain: str) -> str:
     if name.startswith("*."):
         name = name[2:]
     return name
+
+
+class ThreadedListener:
+    """Lifecycle of a responder that serves a socketserver from a daemon thread on loopback.
+
+    Subclasses set ``_thread_name`` and build their server in ``_make_server``; start and stop
+    are idempotent, and stop frees the port before returning.
+    """
+
+    _thread_name = "listener"
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self._requested_port = port
+        self._lock = threading.Lock()
+        self._server: socketserver.BaseServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _make_server(self) -> socketserver.BaseServer:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        """Bound port; only meaningful after start()."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        return int(self._server.server_address[1])  # type: ignore[index]
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            server = self._make_server()
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"{self._thread_name}-{server.server_address[1]}",  # type: ignore[index]
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+
+    def stop(self) -> None:
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from .base import ThreadedListener
 
 __all__ = ["CannedResponse", "Http01Request", "Http01Responder"]
 
@@ -105,67 +105,21 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class Http01Responder:
+class Http01Responder(ThreadedListener):
     """Serves GET /.well-known/acme-challenge/<token> with the key authorization as body."""
 
+    _thread_name = "http01"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self._requested_port = port
+        super().__init__(host, port)
         self._tokens: dict[str, bytes] = {}
         self._canned: dict[str, CannedResponse] = {}
         self._history: list[Http01Request] = []
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def port(self) -> int:
-        """Bound port; only meaningful after start()."""
-        if self._server is None:
-            raise RuntimeError("Http01Responder not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def start(self) -> None:
-        with self._lock:
-            if self._server is not None:
-                return
-            server = _Server((self.host, self._requested_port), _Handler)
-            server.responder = self
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"http01-{server.server_address[1]}",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
-
-    def stop(self) -> None:
-        with self._lock:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> _Server:
+        server = _Server((self.host, self._requested_port), _Handler)
+        server.responder = self
+        return server
 
     def add(self, token: str, key_authorization: str) -> None:
         with self._lock:

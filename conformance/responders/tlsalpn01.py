@@ -17,15 +17,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from .base import Identifier, normalize_domain
+from .base import Identifier, ThreadedListener, normalize_domain
 
 __all__ = [
     "ACME_IDENTIFIER_OID",
@@ -112,74 +110,29 @@ class _Handler(socketserver.BaseRequestHandler):
         self.server.responder.serve_connection(self.request, self.client_address)
 
 
-class TlsAlpnResponder:
+class TlsAlpnResponder(ThreadedListener):
     """Answers acme-tls/1 handshakes for the identifiers added with ``add``."""
 
+    _thread_name = "tlsalpn01"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self._requested_port = port
+        super().__init__(host, port)
         # One key for all challenge certificates: they are throwaway and self-signed, and
         # reusing it keeps add() cheap.
         self._key = ec.generate_private_key(ec.SECP256R1())
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._watch: dict[str, float] = {}  # server name -> seconds to watch the client after the handshake
         self._history: list[TlsAlpnHandshake] = []
-        self._lock = threading.Lock()
         self._local = threading.local()  # the SNI callback runs in the handshaking thread
         self._base = _server_context()
         self._base.sni_callback = self._on_sni
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("TlsAlpnResponder not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def start(self) -> None:
-        with self._lock:
-            if self._server is not None:
-                return
-            server = _Server((self.host, self._requested_port), _Handler)
-            server.responder = self
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"tlsalpn01-{server.server_address[1]}",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
-
-    def stop(self) -> None:
-        with self._lock:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> _Server:
+        server = _Server((self.host, self._requested_port), _Handler)
+        server.responder = self
+        return server
 
     # -- challenges --------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from conformance.targets.base import (
     TargetInfo,
     TargetNotInstalled,
     process_output_tail,
+    terminate_process,
     wait_for_directory,
 )
 
@@ -279,20 +280,8 @@ class EmbeddedAcme2certifier:
 
     def stop(self) -> None:
         """Terminate the server (kill after a grace period); safe to call repeatedly."""
-        process = self.process
         try:
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=_STOP_GRACE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        except BaseException:
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
-            raise
+            terminate_process(self.process, _STOP_GRACE)
         finally:
             if self._log_file is not None:
                 self._log_file.close()

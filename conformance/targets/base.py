@@ -100,3 +100,24 @@ def wait_for_directory(
                 )
             time.sleep(min(interval, remaining))
             interval = min(interval * 2, _MAX_INTERVAL)
+
+
+def terminate_process(process: subprocess.Popen | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; safe on a dead or missing process.
+
+    Interrupted mid-stop (e.g. a second Ctrl-C), it still kills the child before re-raising, so
+    no server is left orphaned.
+    """
+    try:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    except BaseException:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        raise

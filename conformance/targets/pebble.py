@@ -26,6 +26,7 @@ from conformance.targets.base import (
     TargetNotInstalled,
     httpx_verify,
     process_output_tail,
+    terminate_process,
     wait_for_directory,
 )
 from conformance.tlsgen import make_test_pki
@@ -176,21 +177,8 @@ class EmbeddedPebble:
 
     def stop(self) -> None:
         """Terminate Pebble (kill after a grace period); safe to call repeatedly."""
-        process = self.process
         try:
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=_STOP_GRACE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        except BaseException:
-            # Interrupted mid-stop (e.g. a second Ctrl-C): don't leave an orphan behind.
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
-            raise
+            terminate_process(self.process, _STOP_GRACE)
         finally:
             if self._mgmt_client is not None:
                 self._mgmt_client.close()
