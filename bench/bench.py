@@ -1,6 +1,6 @@
 """Benchmarks (issue 8): speed and memory are measured here, never in timed tests.
 
-    python bench/bench.py [--issuances N] [--skip-catalogue] [--json FILE]
+    python bench/bench.py [--issuances N] [--skip-catalogue] [--fuzz-seconds S] [--skip-fuzz] [--json FILE]
 
 Against the embedded Pebble with validation sleeps off, in one run:
   * wall time of the full catalogue, Pebble start included (`acme-conformance run` as a user runs it);
@@ -97,10 +97,28 @@ def time_peers(count: int) -> dict[str, dict[str, Any]]:
     return {name: time_peer(name, count) for name in PEERS}
 
 
+def time_fuzz(seconds: float) -> dict[str, Any]:
+    """Fuzz throughput vs. the minimal client on the same request mix, and the fuzzer's peak memory.
+
+    Runs in a separate process (bench/fuzz_probe.py) so the memory figure is the fuzzer's own.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, str(Path(__file__).with_name("fuzz_probe.py")), "--duration", str(seconds),
+                               "--sample", f"{tmp}/sample.json"], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"measured": False, "why": proc.stderr[-800:]}
+    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["ratio_to_minimal"] = round(figures["exchanges_per_second"] / figures["minimal_exchanges_per_second"], 2)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--issuances", type=int, default=20)
     parser.add_argument("--skip-catalogue", action="store_true")
+    parser.add_argument("--fuzz-seconds", type=float, default=100.0,
+                        help="length of the fuzz run (long enough for 20,000 exchanges at ~240/s)")
+    parser.add_argument("--skip-fuzz", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -113,6 +131,14 @@ def main() -> int:
           f"{issuance['minimal_median_seconds'] * 1000:.1f} ms -> ratio {issuance['ratio_ours_to_minimal']}")
     for name, data in issuance["peers"].items():
         print(f"  {name}: {data.get('ratio_to_minimal', data.get('why'))}")
+    if not args.skip_fuzz:
+        figures["fuzz"] = fuzz = time_fuzz(args.fuzz_seconds)
+        if fuzz.get("measured", True):
+            print(f"fuzz: {fuzz['exchanges']} exchanges in {fuzz['seconds']} s = {fuzz['exchanges_per_second']}/s; "
+                  f"minimal client on the same mix {fuzz['minimal_exchanges_per_second']}/s -> ratio "
+                  f"{fuzz['ratio_to_minimal']}; peak memory {fuzz['peak_rss_mb']} MB")
+        else:
+            print(f"fuzz: not measured: {fuzz['why']}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
