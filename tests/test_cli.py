@@ -159,3 +159,16 @@ def test_interrupt_stops_everything_and_keeps_results(tmp_path: Path, sig: signa
     assert results["interrupted"] is True
     assert any(c["id"].startswith("directory.") for c in results["checks"]) or results["unfinished"]
     assert any(u.startswith("issuance.") for u in results["unfinished"])
+
+
+def test_eab_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HMAC key can stay off the command line (where every user sees it in the process list)."""
+    from conformance.commands.common import OptionError, _eab
+
+    monkeypatch.setenv("ACME_EAB_HMAC_KEY", "-leading-dash_key123")
+    kid, key = _eab("kid-1", None)  # type: ignore[misc]
+    assert kid == "kid-1" and key
+    monkeypatch.delenv("ACME_EAB_HMAC_KEY")
+    with pytest.raises(OptionError, match="ACME_EAB_HMAC_KEY"):
+        _eab("kid-1", None)
+

@@ -215,3 +215,24 @@ def test_a_server_that_stops_answering_ends_the_run_with_an_unshrunk_finding(fuz
     assert finding.note and "not shrunk" in finding.note
     assert finding.steps[-1]["action"] in ("new-order", "issue", "mutant")
     assert explorer.harness_errors and "stopped answering" in explorer.harness_errors[0]
+
+
+def test_two_workers_share_findings_through_the_example_database(fuzz_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The scale-out path (issue 8): workers of one campaign share hypothesis's example database. What the
+    first worker found and shrank, a second worker with another seed replays at once from the database
+    (its reuse phase) instead of having to find it again."""
+    seed, first = _find(fuzz_run, LeakForeignOrders, "fuzz.access-control", tmp_path)
+    shared_db = tmp_path / str(seed) / "db"
+    assert any(shared_db.rglob("*")), "the first worker saved its failing example"
+    second = Explorer(fuzz_run(LeakForeignOrders()), database_dir=shared_db, seed=seed + 1000, max_examples=1,
+                      step_count=8, shrink_seconds=6, poll_budget=5.0, muted=KNOWN_PEBBLE - {"fuzz.access-control"},
+                      settled_challenges=False)
+    second.explore()
+    assert "fuzz.access-control" in second.findings
+    # Control: the same worker with its own, empty database does not get there in its one example.
+    alone = Explorer(fuzz_run(LeakForeignOrders()), database_dir=tmp_path / "alone", seed=seed + 1000, max_examples=1,
+                     step_count=8, shrink_seconds=6, poll_budget=5.0, muted=KNOWN_PEBBLE - {"fuzz.access-control"},
+                     settled_challenges=False)
+    alone.explore()
+    assert "fuzz.access-control" not in alone.findings
+    assert len(second.findings["fuzz.access-control"].steps) <= len(first.findings["fuzz.access-control"].steps) + 1

@@ -6,6 +6,7 @@ import argparse
 import binascii
 import datetime
 import ipaddress
+import os
 import shlex
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
                        help="environment for the embedded Pebble, e.g. PEBBLE_VA_NOSLEEP=0 (repeatable)")
     group.add_argument("--pebble-strict", action="store_true", help="start the embedded Pebble with -strict")
     group.add_argument("--eab-kid", metavar="KID", help="external account binding key id (RFC 8555 §7.3.4)")
-    group.add_argument("--eab-hmac-key", metavar="KEY", help="external account binding HMAC key, base64url")
+    group.add_argument("--eab-hmac-key", metavar="KEY",
+                       help="external account binding HMAC key, base64url (write --eab-hmac-key=KEY; or set $ACME_EAB_HMAC_KEY)")
 
     responders = parser.add_argument_group("challenge responders")
     responders.add_argument("--backend", choices=BACKENDS, default=None,
@@ -189,9 +191,15 @@ def target_options_from_args(args: argparse.Namespace, workdir: Path) -> TargetO
     )
 
 
+EAB_KEY_VARIABLE = "ACME_EAB_HMAC_KEY"
+
+
 def _eab(kid: str | None, hmac_key: str | None) -> tuple[str, bytes] | None:
+    if kid is not None and hmac_key is None:
+        # From the environment: a secret on the command line is visible to every user in the process list.
+        hmac_key = os.environ.get(EAB_KEY_VARIABLE)
     if (kid is None) != (hmac_key is None):
-        raise OptionError("--eab-kid and --eab-hmac-key go together")
+        raise OptionError(f"--eab-kid and --eab-hmac-key (or ${EAB_KEY_VARIABLE}) go together")
     if kid is None or hmac_key is None:
         return None
     try:
