@@ -8,6 +8,7 @@ need_apt=()
 command -v pebble >/dev/null 2>&1 || need_apt+=(pebble)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v pgrep >/dev/null 2>&1 || need_apt+=(procps)  # the interrupt tests look for stray children
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
