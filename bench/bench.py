@@ -108,13 +108,16 @@ def time_fuzz(seconds: float) -> dict[str, Any]:
     if proc.returncode != 0:
         return {"measured": False, "why": proc.stderr[-800:]}
     figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    figures["ratio_to_minimal"] = round(figures["exchanges_per_second"] / figures["minimal_exchanges_per_second"], 2)
+    # The fair yardstick: the same signed requests re-signed with fresh nonces, so the server does the same
+    # work; the byte-for-byte replay (spent nonces, cheap badNonce answers) is an upper bound, kept for context.
+    figures["ratio_to_minimal"] = round(figures["exchanges_per_second"] / figures["minimal_resigned_exchanges_per_second"], 2)
+    figures["ratio_to_byte_replay"] = round(figures["exchanges_per_second"] / figures["minimal_exchanges_per_second"], 2)
     return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--issuances", type=int, default=20)
+    parser.add_argument("--issuances", type=int, default=30)
     parser.add_argument("--skip-catalogue", action="store_true")
     parser.add_argument("--fuzz-seconds", type=float, default=100.0,
                         help="length of the fuzz run (long enough for 20,000 exchanges at ~240/s)")
@@ -135,8 +138,9 @@ def main() -> int:
         figures["fuzz"] = fuzz = time_fuzz(args.fuzz_seconds)
         if fuzz.get("measured", True):
             print(f"fuzz: {fuzz['exchanges']} exchanges in {fuzz['seconds']} s = {fuzz['exchanges_per_second']}/s; "
-                  f"minimal client on the same mix {fuzz['minimal_exchanges_per_second']}/s -> ratio "
-                  f"{fuzz['ratio_to_minimal']}; peak memory {fuzz['peak_rss_mb']} MB")
+                  f"minimal client re-signing the same requests {fuzz['minimal_resigned_exchanges_per_second']}/s "
+                  f"-> ratio {fuzz['ratio_to_minimal']} (byte-for-byte replay {fuzz['minimal_exchanges_per_second']}/s "
+                  f"-> {fuzz['ratio_to_byte_replay']}); peak memory {fuzz['peak_rss_mb']} MB")
         else:
             print(f"fuzz: not measured: {fuzz['why']}")
     if args.json:

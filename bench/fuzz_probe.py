@@ -31,6 +31,25 @@ from conformance.harness import TargetOptions, open_harness  # noqa: E402
 SAMPLE_SIZE = 3000
 
 
+class SigningLog:
+    """Remembers what the fuzzer signed (key, url, payload, kid, fault) for the first SAMPLE_SIZE signed
+    requests, in memory only: the minimal client re-signs them with fresh nonces, so the server does the
+    same work for both. Keys never leave this process."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple] = []  # type: ignore[type-arg]
+        self._lock = threading.Lock()
+
+    def wrap(self, sign):  # type: ignore[no-untyped-def]
+        def logged(key, url, nonce, payload, *, kid=None, fault=None):  # type: ignore[no-untyped-def]
+            with self._lock:
+                if len(self.items) < SAMPLE_SIZE:
+                    self.items.append((key, url, payload, kid, fault))
+            return sign(key, url, nonce, payload, kid=kid, fault=fault)
+
+        return logged
+
+
 class CountingTransport(httpx.BaseTransport):
     """Counts requests and keeps the first SAMPLE_SIZE of them (bounded: memory stays flat)."""
 
@@ -54,6 +73,29 @@ class CountingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def replay_resigned(signed: list[tuple], directory_url: str, verify: str | bool) -> float:  # type: ignore[type-arg]
+    """The minimal client doing the fuzzer's signed requests again: bare httpx, each re-signed with the
+    nonce of the previous answer (a HEAD newNonce when there is none), no recording, no judging."""
+    from conformance.jws import sign_request
+    from conformance.targets.base import httpx_verify
+
+    with httpx.Client(verify=httpx_verify(verify), trust_env=False) as client:
+        new_nonce = client.get(directory_url).json()["newNonce"]
+        nonce: str | None = None
+        started = time.perf_counter()
+        sent = 0
+        for key, url, payload, kid, fault in signed:
+            if nonce is None:
+                nonce = client.head(new_nonce).headers.get("Replay-Nonce")
+                sent += 1
+            request = sign_request(key, url, nonce, payload, kid=kid, fault=fault)
+            headers = {"Content-Type": request.content_type} if request.content_type else {}
+            response = client.post(url, content=request.body, headers=headers)
+            sent += 1
+            nonce = response.headers.get("Replay-Nonce")
+        return sent / (time.perf_counter() - started)
 
 
 def replay_minimal(sample: list[dict[str, str]], verify: str | bool) -> float:
@@ -81,6 +123,12 @@ def main() -> int:
         run = RunContext(harness.target, harness.backend, harness.run_options())
         counter = CountingTransport(run.transport._inner)  # noqa: SLF001 - the benchmark's own probe
         run.transport._inner = counter  # noqa: SLF001
+        import conformance.acme
+        import conformance.fuzz.mutations
+
+        signing = SigningLog()
+        conformance.acme.sign_request = signing.wrap(conformance.acme.sign_request)
+        conformance.fuzz.mutations.sign_request = signing.wrap(conformance.fuzz.mutations.sign_request)
         # The known Pebble deadlock (docs/fuzzing.md) is avoided as in the 5-minute acceptance run.
         explorer = Explorer(run, database_dir=Path(tmp) / "db", seed=args.seed, max_examples=None,
                             duration=args.duration, settled_challenges=False, shrink_seconds=5.0)
@@ -90,12 +138,14 @@ def main() -> int:
         run.close()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the replay adds anything
         minimal_rate = replay_minimal(counter.sample, harness.target.verify)
+        resigned_rate = replay_resigned(signing.items, harness.target.directory_url, harness.target.verify)
         harness_url = harness.target.directory_url
     args.sample.write_text(json.dumps(counter.sample))
     print(json.dumps({
         "seconds": round(seconds, 2), "exchanges": counter.count, "examples": explorer.examples,
         "exchanges_per_second": round(counter.count / seconds, 1),
         "minimal_exchanges_per_second": round(minimal_rate, 1),
+        "minimal_resigned_exchanges_per_second": round(resigned_rate, 1),
         "peak_rss_mb": round(peak_mb, 1),
         "findings": sorted(explorer.findings), "target": harness_url,
     }))

@@ -56,7 +56,7 @@ class MinimalClient:
         return response
 
     def poll(self, key: ec.EllipticCurvePrivateKey, url: str, kid: str, pending: set[str]) -> dict[str, Any]:
-        interval = 0.02
+        interval = 0.005
         while True:
             body = self.post(key, url, None, kid).json()
             if body["status"] not in pending:

@@ -30,7 +30,7 @@ from conformance.responders.base import ChallengeBackend, Identifier, dns01_txt_
 PROBLEM_PREFIX = "urn:ietf:params:acme:error:"
 PEM_CHAIN = "application/pem-certificate-chain"
 # Polling: start quickly (loopback servers answer in milliseconds), back off to a ceiling.
-_POLL_FIRST = 0.02
+_POLL_FIRST = 0.005
 _POLL_MAX = 1.0
 MAX_RETRY_AFTER = 10.0  # never wait longer than this for one Retry-After, whatever the server says
 
