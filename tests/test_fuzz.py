@@ -139,7 +139,13 @@ def test_finds_an_accepted_mutant_and_the_same_seed_finds_it_again(fuzz_run, tmp
 
     again = _explore(fuzz_run(accept_bad_nonces), tmp_path / "b", seed=seed, examples=40, steps=8,
                      muted=KNOWN_PEBBLE - {"fuzz.mutant.nonce"})
-    assert again.findings["fuzz.mutant.nonce"].steps == finding.steps
+    # The same finding again: same invariant and requirements, ending in the same kind of mutant. (Not
+    # necessarily step for step: shrinking is time-bounded, so on a loaded machine it may stop at a different,
+    # equally failing sequence.)
+    repeat = again.findings["fuzz.mutant.nonce"]
+    assert repeat.violation.invariant == finding.violation.invariant
+    assert repeat.violation.requirements == finding.violation.requirements
+    assert repeat.steps[-1]["action"] == "mutant" and repeat.steps[-1]["mutation"]["family"] == "nonce"
 
 
 def test_plain_pebble_reports_only_known_deviations(fuzz_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
