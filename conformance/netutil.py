@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 import socket
+from types import TracebackType
+from typing import Self
 
-__all__ = ["free_port"]
+__all__ = ["StartStop", "free_port"]
+
+
+class StartStop:
+    """``with`` support for anything with idempotent start() and stop() (servers, responders)."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def free_port(host: str = "127.0.0.1", udp_too: bool = False, attempts: int = 50) -> int:

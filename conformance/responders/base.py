@@ -12,8 +12,8 @@ import hashlib
 import socketserver
 import threading
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
+
+from conformance.netutil import StartStop
 
 __all__ = [
     "ALL_CHALLENGE_TYPES",
@@ -50,7 +50,7 @@ def dns01_txt_value(key_authorization: str) -> str:
     return b64url(hashlib.sha256(key_authorization.encode("ascii")).digest())
 
 
-class ChallengeBackend(abc.ABC):
+class ChallengeBackend(StartStop, abc.ABC):
     """Makes a challenge answerable by the server under test.
 
     Implementations must be thread-safe: many checks run concurrently and share one backend.
@@ -65,17 +65,6 @@ class ChallengeBackend(abc.ABC):
     def stop(self) -> None:  # noqa: B027 - optional hook, default is a no-op
         """Tear down listeners and free ports. Idempotent."""
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @abc.abstractmethod
     def add_http01(self, token: str, key_authorization: str) -> None:
@@ -117,7 +106,7 @@ def normalize_domain(domain: str) -> str:
     return name
 
 
-class ThreadedListener:
+class ThreadedListener(StartStop):
     """Lifecycle of a responder that serves a socketserver from a daemon thread on loopback.
 
     Subclasses set ``_thread_name`` and build their server in ``_make_server``; start and stop
@@ -172,14 +161,3 @@ class ThreadedListener:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -9,10 +9,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
 
 import httpx
+
+from conformance.netutil import StartStop
 
 from .base import ALL_CHALLENGE_TYPES, ChallengeBackend, Identifier, normalize_domain
 
@@ -87,7 +88,7 @@ class ChallTestSrvBackend(ChallengeBackend):
         self._post("del-tlsalpn01", {"host": identifier.value})
 
 
-class ChallTestSrvProcess:
+class ChallTestSrvProcess(StartStop):
     """Runs pebble-challtestsrv with every listener on 127.0.0.1 (its defaults bind all interfaces)."""
 
     def __init__(
@@ -180,14 +181,3 @@ class ChallTestSrvProcess:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

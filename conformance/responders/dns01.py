@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 import threading
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from dnslib import AAAA, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+from conformance.netutil import StartStop
 
 from .base import normalize_domain
 
@@ -53,7 +54,7 @@ class _Resolver(BaseResolver):
         return self._responder.answer(request, handler.protocol)
 
 
-class DnsResponder:
+class DnsResponder(StartStop):
     """Authoritative-for-everything DNS server for dns-01 and for A/AAAA of identifiers."""
 
     def __init__(
@@ -130,17 +131,6 @@ class DnsResponder:
             server.server.shutdown()  # waits for the serve_forever loop to exit
             server.server.server_close()  # dnslib's stop() leaves the socket open
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- records -----------------------------------------------------------------------------
 

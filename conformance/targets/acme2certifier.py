@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from cryptography import x509
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from conformance.netutil import StartStop
 from conformance.targets.base import (
     TargetError,
     TargetInfo,
@@ -199,7 +199,7 @@ def config_text(ca: LocalCa, dbfile: Path, cert_save_path: Path, dns_server: str
 # -- the target --------------------------------------------------------------------------------
 
 
-class EmbeddedAcme2certifier:
+class EmbeddedAcme2certifier(StartStop):
     """Context manager that starts acme2certifier in ``workdir`` and always stops it again."""
 
     def __init__(
@@ -226,15 +226,6 @@ class EmbeddedAcme2certifier:
         self._log_file: IO[bytes] | None = None
         self._atexit_registered = False
         self._db_tmp: Path | None = None
-
-    def __enter__(self) -> EmbeddedAcme2certifier:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> TargetInfo:
         if self.process is not None and self.process.poll() is None:

@@ -14,12 +14,11 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import httpx
 
-from conformance.netutil import free_port
+from conformance.netutil import StartStop, free_port
 from conformance.targets.base import (
     TargetError,
     TargetInfo,
@@ -65,7 +64,7 @@ def _pebble_version(binary: str) -> str:
     return output.splitlines()[0]
 
 
-class EmbeddedPebble:
+class EmbeddedPebble(StartStop):
     """Context manager that starts Pebble in ``workdir`` and always stops it again."""
 
     def __init__(
@@ -105,17 +104,6 @@ class EmbeddedPebble:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def __enter__(self) -> EmbeddedPebble:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> TargetInfo:
         if self.process is not None and self.process.poll() is None:
