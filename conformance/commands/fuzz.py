@@ -23,9 +23,10 @@ from conformance.commands.run import (
     _private_workdir,
     _probe,
     _target_record,
+    finish_run,
 )
 from conformance.console import make_console
-from conformance.context import RunContext, RunOptions
+from conformance.context import RunContext
 from conformance.events import EVENTS_FILE, EventWriter
 from conformance.fuzz.explore import DEFAULT_STEPS, Explorer, Finding
 from conformance.fuzz.invariants import INVARIANTS
@@ -33,7 +34,6 @@ from conformance.fuzz.replay import FindingError, load_finding, replay
 from conformance.fuzz.report import FuzzReport
 from conformance.harness import open_harness
 from conformance.model import Verdict
-from conformance.reports import render_all
 from conformance.results import RunRecord, verdict_counts
 from conformance.targets.base import TargetError
 
@@ -115,7 +115,7 @@ def fuzz_command(args: argparse.Namespace) -> int:
         exit_code, started = EXIT_OK, False
         try:
             with open_harness(options) as harness:
-                run = RunContext(harness.target, harness.backend, RunOptions(eab=harness.eab),
+                run = RunContext(harness.target, harness.backend, harness.run_options(),
                                  management=harness.management)
                 try:
                     directory = _probe(run)
@@ -130,8 +130,8 @@ def fuzz_command(args: argparse.Namespace) -> int:
                         exit_code = _explore(args, run, run_dir, report, excluded, console)
                 finally:
                     run.close()
-                    if harness.management is not None:
-                        _keep_server_log(harness.management.log_path, run_dir)
+                    if harness.server_log is not None:
+                        _keep_server_log(harness.server_log, run_dir)
         except TargetError as exc:
             record.harness_error = str(exc)
             console.print(f"[bold red]Target error:[/] {escape(str(exc))}")
@@ -141,13 +141,8 @@ def fuzz_command(args: argparse.Namespace) -> int:
             exit_code = EXIT_INTERRUPTED
             console.print(f"\n[bold]Interrupted.[/] Findings so far are in {escape(str(run_dir))}")
         finally:
-            record.ended = time.time()
-            if not started:
-                writer.run_started(record)
-            results = report.results if report is not None else []
-            writer.run_finished(record, verdict_counts(results))
-            writer.close()
-            render_all(run_dir)
+            finish_run(writer, record, report.results if report is not None else [], run_dir, console,
+                       started=started)
         if args.quiet:
             counts = verdict_counts(report.results if report is not None else [])
             print(" ".join(f"{k}={v}" for k, v in counts.items()) + f" report={run_dir}")
@@ -215,7 +210,7 @@ def replay_command(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
         try:
             with open_harness(options) as harness:
-                run = RunContext(harness.target, harness.backend, RunOptions(eab=harness.eab),
+                run = RunContext(harness.target, harness.backend, harness.run_options(),
                                  management=harness.management)
                 try:
                     result = replay(finding, run)

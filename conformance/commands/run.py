@@ -183,19 +183,25 @@ def run_command(args: argparse.Namespace) -> int:
             exit_code = EXIT_INTERRUPTED
             console.print(f"\n[bold]Interrupted.[/] What was recorded so far is in {escape(str(run_dir))}")
         finally:
-            record.ended = time.time()
-            if not started:
-                writer.run_started(record)
-            writer.run_finished(record, verdict_counts(results))
-            writer.close()
-            try:
-                render_all(run_dir)
-            except RenderError as exc:  # the event stream is intact; `report` can retry later
-                console.print(f"[bold red]Report error:[/] {escape(str(exc))}")
+            finish_run(writer, record, results, run_dir, console, started=started)
         if args.quiet:
             counts = verdict_counts(results)
             print(" ".join(f"{k}={v}" for k, v in counts.items()) + f" report={run_dir}")
     return exit_code
+
+
+def finish_run(writer: EventWriter, record: RunRecord, results: list[CheckResult], run_dir: Path, console: Any,
+               *, started: bool) -> None:
+    """Close the event stream (whatever happened) and render every report from it; shared by run and fuzz."""
+    record.ended = time.time()
+    if not started:
+        writer.run_started(record)
+    writer.run_finished(record, verdict_counts(results))
+    writer.close()
+    try:
+        render_all(run_dir)
+    except RenderError as exc:  # the event stream is intact; `report` can retry later
+        console.print(f"[bold red]Report error:[/] {escape(str(exc))}")
 
 
 def _cli_run_options(args: argparse.Namespace) -> dict[str, Any]:
